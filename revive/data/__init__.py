@@ -1,0 +1,1 @@
+"""Datasets (one per on-disk layout), their DataModules, and augmentation pipelines."""

@@ -1,0 +1,93 @@
+"""The shared DataModule: loaders, worker settings and the train/val/test datasets.
+
+Each on-disk layout subclasses :class:`ImageDataModule` and implements ``check_layout`` (fail
+early, naming the expected paths) and ``make_dataset`` (one split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+from torch.utils.data import DataLoader, Dataset
+
+from revive.data.transforms import eval_transform, train_transform
+
+SPLITS = ("train", "val", "test")
+
+
+class ImageDataModule(L.LightningDataModule):
+    """Common loader plumbing for every colorization dataset."""
+
+    def __init__(
+        self,
+        batch_size: int = 1,
+        val_batch_size: int | None = None,
+        num_workers: int = 2,
+        pin_memory: bool = False,
+        persistent_workers: bool = True,
+        load_size: int = 286,
+        crop_size: int = 256,
+        flip: bool = True,
+        random_resized_crop: Sequence[float] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.val_batch_size = val_batch_size or batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self.load_size, self.crop_size, self.seed = load_size, crop_size, seed
+        self.train_tf = train_transform(load_size, crop_size, flip, random_resized_crop)
+        self.eval_tf = eval_transform(crop_size)
+        self.datasets: dict[str, Dataset] = {}
+
+    # -- to implement per layout -------------------------------------------------------------
+    def check_layout(self) -> None:
+        """Raise FileNotFoundError naming the expected paths when the data are not there."""
+
+    def make_dataset(self, split: str, transform: Any) -> Dataset | None:
+        """Build the dataset of one split (``None`` when the layout has no such split)."""
+        raise NotImplementedError
+
+    # -- Lightning hooks ---------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        self.check_layout()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        self.check_layout()
+        for split in SPLITS:
+            ds = self.make_dataset(split, self.train_tf if split == "train" else self.eval_tf)
+            if ds is not None:
+                self.datasets[split] = ds
+
+    def split_sizes(self) -> dict[str, int]:
+        """Number of samples per split, for ``revive.data.inspect`` and logs."""
+        self.setup()
+        return {name: len(ds) for name, ds in self.datasets.items()}
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            raise ValueError(f"{type(self).__name__} has no {split!r} split")
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size if split == "train" else self.val_batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers,
+            drop_last=split == "train" and len(self.datasets[split]) > self.batch_size,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test" if "test" in self.datasets else "val", shuffle=False)

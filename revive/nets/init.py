@@ -1,0 +1,18 @@
+"""Weight initialization of the official pix2pix ("normal", gain 0.02)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
+    """Conv weights ~ N(0, gain), BatchNorm weights ~ N(1, gain), all biases 0."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+    return net
