@@ -1,0 +1,62 @@
+"""Shared fixtures: Hydra configs composed through the compose API, writing into tmp_path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from revive.config import config_dir, register_resolvers
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+
+def compose_config(
+    config_name: str, overrides: Sequence[str], output_dir: Path, fast: bool = True
+) -> DictConfig:
+    """Compose ``config_name`` with ``overrides`` as Hydra would, outputs under ``output_dir``.
+
+    ``fast`` adds the CPU/no-worker settings every test wants unless it says otherwise.
+    """
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        if fast and "trainer" in cfg:
+            cfg.trainer.accelerator = "cpu"
+            cfg.trainer.devices = 1
+            if "data" in cfg and "num_workers" in cfg.data:
+                cfg.data.num_workers = 0
+                cfg.data.persistent_workers = False
+    return cfg
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    """``make_cfg("train", ["model=pix2pix", ...])`` -> a composed config writing to tmp_path."""
+
+    def _make(config_name: str = "train", overrides: Sequence[str] = (), **kwargs) -> DictConfig:
+        return compose_config(config_name, overrides, tmp_path / "run", **kwargs)
+
+    return _make
+
+
+def require_shared(*parts: str) -> Path:
+    """Path under ../shared/data, skipping (with the reason) when the reference data is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data {path} is not available")
+    return path
