@@ -32,8 +32,9 @@ def compose_config(
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
+    HydraConfig.instance().set_config(cfg)  # ${hydra:...} resolves as under @hydra.main
     with open_dict(cfg):
+        del cfg["hydra"]  # @hydra.main hands the task a config without the hydra node
         cfg.paths.output_dir = str(output_dir)
         if fast and "trainer" in cfg:
             cfg.trainer.accelerator = "cpu"

@@ -27,7 +27,7 @@ def unet_config_from_state(state: dict[str, torch.Tensor]) -> dict:
     """Infer input/output channels, width, depth and norm of an official-layout U-Net."""
     first = state["model.model.0.weight"]  # [ngf, input_nc, 4, 4]
     last = state["model.model.3.weight"]  # ConvTranspose2d [2*ngf, output_nc, 4, 4]
-    depth = max(k.count("model.1.") for k in state) + 1
+    depth = max(k.count("model.") for k in state) - 1  # one nested `model.` per level
     norm = "batch" if any(k.endswith("running_mean") for k in state) else "instance"
     return {
         "input_nc": first.shape[1],
