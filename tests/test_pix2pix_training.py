@@ -131,8 +131,13 @@ def test_d_step_then_g_step_updates_both(make_cfg):
     model.log_dict = lambda *a, **k: None
     batch = {"rgb": torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)}
     model.training_step(batch, 0)
-    assert any(not torch.equal(a, b) for a, b in zip(before_g, model.generator.parameters()))
-    assert any(not torch.equal(a, b) for a, b in zip(before_d, model.discriminator.parameters()))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(before_g, model.generator.parameters(), strict=True)
+    )
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(before_d, model.discriminator.parameters(), strict=True)
+    )
     assert all(p.requires_grad for p in model.discriminator.parameters())
 
 
