@@ -1,0 +1,76 @@
+"""The family's own scans: a recursive folder of old photos of any size, format and mode.
+
+Most are gray or sepia, so there is no color truth to learn from. The set serves three jobs:
+
+- logger panels and ``trainer.validate``/``test``: gray -> colorized, with the scan itself in the
+  "truth" column (PSNR against a gray scan means little; ``colorfulness`` is the number to read);
+- reference-free evaluation (colorfulness of the colorized scans);
+- denoising patches: point ``data=denoise`` at the same folder.
+
+Batches are ``{"rgb": uint8 [3,H,W]}`` of the scan as read (EXIF-rotated, 16-bit scaled, alpha
+flattened); colorizers take its luminance, so a sepia tone does not leak into their input.
+Training a colorizer on it is refused with an explanation rather than faking targets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import albumentations as A
+import cv2
+
+from revive.data.art import ReducedImageFiles
+from revive.data.module import ImageDataModule
+from revive.io import IMAGE_EXTENSIONS, list_images
+
+
+class NoColorTargetsError(ValueError):
+    """Raised when ``data=family`` is asked for training batches."""
+
+
+def aspect_preserving_transform(crop_size: int) -> A.Compose:
+    """Scale the short side to ``crop_size`` and cut the centre: a portrait stays a portrait
+    (the plain square resize used for the color sets would squash faces on 3:2 scans)."""
+    return A.Compose(
+        [
+            A.SmallestMaxSize(max_size=crop_size, interpolation=cv2.INTER_AREA),
+            A.CenterCrop(crop_size, crop_size),
+        ]
+    )
+
+
+class FamilyDataModule(ImageDataModule):
+    """Every image under ``root`` (recursively), as the ``val`` and ``test`` split."""
+
+    def __init__(self, root: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.root = Path(root).expanduser()
+        self.eval_tf = aspect_preserving_transform(self.crop_size)
+
+    def check_layout(self) -> None:
+        if not self.root.is_dir():
+            raise FileNotFoundError(
+                f"data.root={self.root} is not a folder. Put the family's scans there (any "
+                f"subfolders, {', '.join(IMAGE_EXTENSIONS)}) or pass data.root=PATH."
+            )
+        if not list_images(self.root):
+            raise FileNotFoundError(
+                f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under data.root={self.root}"
+            )
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage == "fit":
+            raise NoColorTargetsError(
+                "data=family holds scans without color ground truth (most are gray), so a "
+                "colorizer trained on it would only learn to output gray. Train on data=celeba, "
+                "art, colorization or mix; use data=family to validate or test a trained model "
+                "(panels and colorfulness), with predict.py to colorize the scans, or as a source "
+                "of denoising patches with data=denoise data.root=" + str(self.root)
+            )
+        super().setup(stage)
+
+    def make_dataset(self, split: str, transform: Any):
+        if split != "val":
+            return None
+        return ReducedImageFiles(list_images(self.root), self.eval_tf, self.crop_size)
