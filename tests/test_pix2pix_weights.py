@@ -86,3 +86,16 @@ def test_pickled_code_is_not_executed(tmp_path):
     torch.save({"state": UnetGenerator}, tmp_path / "evil.pth")  # a class object needs unpickling
     with pytest.raises(ValueError, match="weights_only"):
         load_colorizer(tmp_path / "evil.pth")
+
+
+def test_safetensors_export_round_trip(tmp_path):
+    from revive.weights.export import export_colorizer
+
+    path, reference = official_generator_file(tmp_path, 1, 3, num_downs=6, ngf=8)
+    out = export_colorizer(path, tmp_path / "colorizer.safetensors")
+    net, space = load_colorizer(out)
+    x = torch.randn(1, 1, 64, 64)
+    with torch.no_grad():
+        assert space.name == "rgb" and torch.equal(net(x), reference(x))
+    with pytest.raises(FileExistsError):
+        export_colorizer(path, out)

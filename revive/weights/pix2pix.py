@@ -2,7 +2,8 @@
 
 The format is told from the keys, never from the file name:
 - official: a plain state dict ``model.model.0.weight``, ``model.model.1.model.2.running_mean`` …
-- ours: a Lightning checkpoint with ``state_dict`` (``generator.…``) and ``hyper_parameters``.
+- ours: a Lightning checkpoint with ``state_dict`` (``generator.…``) and ``hyper_parameters``,
+  or a ``.safetensors`` export (``revive.weights.export``) with the architecture in its metadata.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def unet_config_from_state(state: dict[str, torch.Tensor]) -> dict:
 
 def load_colorizer(path: str | os.PathLike) -> tuple[UnetGenerator, ColorSpace]:
     """Build the generator stored in ``path`` (ours or official) in eval mode, and its space."""
+    if str(path).endswith(".safetensors"):
+        from revive.weights.export import load_exported
+
+        return load_exported(path)
     ckpt = load_checkpoint(path)
     if "state_dict" in ckpt and "hyper_parameters" in ckpt:
         hp = ckpt["hyper_parameters"]
