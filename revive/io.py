@@ -114,3 +114,141 @@ def save_image(array: np.ndarray, dest: str | os.PathLike, **save_kwargs) -> Pat
             tmp, format=Image.registered_extensions()[dest.suffix.lower()], **save_kwargs
         )
     return dest
+
+
+# -- luminance ------------------------------------------------------------------------------------
+# Every photo is reduced to one number per pixel before it is revived: the gray level, sRGB-encoded
+# in [0, 1], whose CIE luminance Y equals the pixel's. For a gray pixel that is its own value; for a
+# color pixel it is the gray of the same lightness, hence the same LAB L* a LAB colorizer was
+# trained on. The weights are the Y row of sRGB's RGB->XYZ matrix (kornia's constants).
+LUMINANCE_WEIGHTS = (0.212671, 0.715160, 0.072169)
+# Modes whose single channel is already the gray level, read at their full precision.
+GRAY_MODES = ("L", "I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] -> linear light (IEC 61966-2-1), float32."""
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(y: np.ndarray) -> np.ndarray:
+    """Linear light in [0, 1] -> sRGB-encoded values, float32."""
+    y = np.clip(np.asarray(y, dtype=np.float32), 0.0, 1.0)
+    return np.where(y <= 0.0031308, y * 12.92, 1.055 * y ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+_SRGB_LUT = srgb_to_linear(np.arange(256, dtype=np.float32) / 255.0)
+
+
+def luminance(rgb: np.ndarray, rows_per_chunk: int | None = None) -> np.ndarray:
+    """uint8 RGB [H, W, 3] -> float32 gray [H, W] in [0, 1] with the same CIE luminance.
+
+    Works in row chunks of about 1 MP so that a 24 MP scan needs no full-size float temporaries
+    beyond the result.
+    """
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected uint8 RGB [H, W, 3], got {rgb.dtype} {rgb.shape}")
+    height, width = rgb.shape[:2]
+    out = np.empty((height, width), np.float32)
+    step = rows_per_chunk or max(1, 1_000_000 // max(width, 1))
+    w_r, w_g, w_b = (np.float32(w) for w in LUMINANCE_WEIGHTS)
+    for top in range(0, height, step):
+        part = rgb[top : top + step]
+        y = _SRGB_LUT[part[..., 0]] * w_r
+        y += _SRGB_LUT[part[..., 1]] * w_g
+        y += _SRGB_LUT[part[..., 2]] * w_b
+        out[top : top + step] = linear_to_srgb(y)
+    return out
+
+
+def _gray_peak(img: Image.Image, arr: np.ndarray) -> float:
+    """The value that means white for a single-channel image of ``img.mode``."""
+    if img.mode.startswith("I;16"):
+        return 65535.0  # the container says 16 bits, whatever the content
+    if img.mode == "F":
+        return 1.0 if arr.max(initial=0) <= 1.0 else 255.0
+    if img.mode == "I":  # 32-bit ints: 16-bit data in practice, 8-bit if it fits (as _to_8bit)
+        return 65535.0 if arr.max(initial=0) > 255 else 255.0
+    return 255.0
+
+
+def image_luminance(img: Image.Image) -> np.ndarray:
+    """Any PIL image -> float32 gray [H, W] in [0, 1] (see LUMINANCE_WEIGHTS).
+
+    Gray modes keep their precision (a 16-bit scan gives 65536 levels, not 256). Color modes,
+    sepia or faded prints included, become the gray of the same luminance; transparency is
+    composited onto white first, as in :func:`to_rgb`.
+    """
+    if img.mode in GRAY_MODES:
+        gray = np.asarray(img).astype(np.float32)
+        gray *= np.float32(1.0 / _gray_peak(img, gray))
+        return np.clip(gray, 0.0, 1.0, out=gray)
+    return luminance(to_rgb(img))
+
+
+def read_luminance(path: str | os.PathLike) -> np.ndarray:
+    """Decode ``path`` to float32 gray [H, W] in [0, 1]. Raises ImageReadError."""
+    img = open_image(path)
+    try:
+        return image_luminance(img)
+    except (OSError, ValueError) as e:
+        raise ImageReadError(f"cannot convert {path} (mode {img.mode}) to gray: {e}") from e
+
+
+def preview_rgb(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """``img`` as uint8 RGB resized to ``size`` = (width, height), without a full-size RGB copy.
+
+    Used for the "before" half of a comparison: the original's own colors (a sepia print stays
+    sepia), at a size that is cheap to keep while the photo is being revived.
+    """
+    if img.mode in GRAY_MODES:
+        small = Image.fromarray(image_luminance(img), mode="F").resize(size, Image.Resampling.BOX)
+        gray = np.clip(np.asarray(small) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if img.mode in ("P", "PA", "1"):  # palettes cannot be resampled in place
+        return np.asarray(Image.fromarray(to_rgb(img)).resize(size, Image.Resampling.LANCZOS))
+    return to_rgb(img.resize(size, Image.Resampling.LANCZOS))
+
+
+# -- finding inputs ---------------------------------------------------------------------------------
+def walk_images(
+    root: str | os.PathLike, exclude: str | os.PathLike | None = None
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Image files under ``root`` (recursive, sorted) and the folders that could not be listed.
+
+    Unlike :func:`list_images`, a broken link or unreadable file with an image extension is kept,
+    so that its failure is reported instead of silently dropped. Hidden entries (``.name``, e.g.
+    macOS ``._photo.jpg`` companions) and everything under ``exclude`` are skipped.
+    """
+    root, errors, found = Path(root), [], []
+    skip = Path(exclude).resolve() if exclude is not None else None
+
+    def on_error(err: OSError) -> None:
+        errors.append((Path(err.filename or root), f"cannot list folder: {err.strerror or err}"))
+
+    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=True):
+        here = Path(folder)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and (skip is None or (here / d).resolve() != skip)
+        )
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                found.append(here / name)
+    return sorted(found), errors
+
+
+@contextmanager
+def pixel_limit(max_pixels: int | None) -> Iterator[None]:
+    """Temporarily set PIL's decompression-bomb limit (``None`` keeps the current one)."""
+    previous = Image.MAX_IMAGE_PIXELS
+    if max_pixels is not None:
+        if max_pixels <= 0:
+            raise ValueError(f"max_pixels must be positive (got {max_pixels})")
+        Image.MAX_IMAGE_PIXELS = int(max_pixels)
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous

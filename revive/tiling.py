@@ -1,0 +1,82 @@
+"""Run a fully convolutional network on an image of any size, tile by tile, without seams.
+
+Each output tile is computed from an input window that extends ``overlap`` pixels beyond it on
+every side where the image continues. When ``overlap`` is at least the network's receptive
+radius, every kept pixel saw exactly the context it would see in one pass over the whole image,
+so the tiled result equals the untiled one up to float rounding, while peak memory depends only
+on the tile size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+
+def receptive_radius(net: nn.Module) -> int:
+    """How far (in input pixels) an output pixel of a plain conv stack can see, per side.
+
+    The sum of ``dilation * (kernel - 1) / 2`` over its convolutions; 17 for DnCNN of depth 17
+    (a 35x35 receptive field). Strided or pooled networks are not supported.
+    """
+    radius = 0
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d):
+            if max(module.stride) != 1:
+                raise ValueError(f"{type(net).__name__} has a strided convolution; cannot tile it")
+            k, d = max(module.kernel_size), max(module.dilation)
+            radius += d * (k - 1) // 2
+        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d, nn.Upsample, nn.ConvTranspose2d)):
+            raise ValueError(
+                f"{type(net).__name__} resamples ({type(module).__name__}); cannot tile"
+            )
+    return radius
+
+
+def spans(length: int, tile: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:
+    """(core_start, core_end, window_start, window_end) along one axis.
+
+    Cores partition ``[0, length)``; each window is its core widened by ``overlap``, clamped to
+    the image (where the image ends, the network's own zero padding is the same in both passes).
+    """
+    if tile < 1:
+        raise ValueError(f"tile size must be positive (got {tile})")
+    for start in range(0, length, tile):
+        end = min(start + tile, length)
+        yield start, end, max(0, start - overlap), min(length, end + overlap)
+
+
+def run_tiled(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    image: torch.Tensor,
+    tile: int,
+    overlap: int,
+    device: torch.device | str = "cpu",
+    out_channels: int | None = None,
+    desc: str | None = None,
+) -> torch.Tensor:
+    """``fn`` over a [C, H, W] image in tiles of ``tile`` pixels; the result stays on the CPU.
+
+    ``fn`` maps [1, C, h, w] to [1, C', h, w] on ``device``; only one window lives there at a time.
+    A progress bar (``desc``) appears when there are more than a few tiles.
+    """
+    channels, height, width = image.shape
+    rows, cols = list(spans(height, tile, overlap)), list(spans(width, tile, overlap))
+    out = torch.empty((out_channels or channels, height, width), dtype=image.dtype)
+    bar = tqdm(
+        total=len(rows) * len(cols), desc=desc, leave=False, disable=len(rows) * len(cols) < 8
+    )
+    with bar:
+        for top, bottom, win_top, win_bottom in rows:
+            for left, right, win_left, win_right in cols:
+                window = image[:, win_top:win_bottom, win_left:win_right]
+                result = fn(window.unsqueeze(0).to(device))[0]
+                core = result[
+                    :, top - win_top : bottom - win_top, left - win_left : right - win_left
+                ]
+                out[:, top:bottom, left:right] = core.to("cpu", image.dtype)
+                bar.update()
+    return out
