@@ -1,28 +1,61 @@
-"""``train(cfg)``: build everything from the Hydra config, fit, and return the metrics."""
+"""``train(cfg)``: build everything from the Hydra config, fit, and return the metrics.
+
+Every run folder ends up holding ``config_resolved.yaml`` and ``command.txt`` (what ran),
+``checkpoints/`` (``last.ckpt`` and the best), ``csv/metrics.csv``, ``panels/`` and
+``metrics.json`` (the final metrics), or ``failure.txt`` when a sweep's run failed. Only the
+global-zero process writes them.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import sys
+import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from revive.io import atomic_path
+from revive.run_dir import register_run_resolvers
 
 log = logging.getLogger(__name__)
+
+# Lightning asks manual-optimization modules to stash their pre-step weights for mid-epoch
+# checkpoints; the post-step weights it saves instead are exactly what resuming needs.
+warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+
+METRICS_FILE = "metrics.json"
+FAILURE_FILE = "failure.txt"
+
+
+def resolved_config(cfg: DictConfig) -> dict[str, Any]:
+    """The config as plain, resolved containers, without Hydra's own ``hydra`` node."""
+    plain: dict[str, Any] = {}
+    for key in cfg:
+        if key == "hydra":
+            continue
+        value = cfg[key]
+        if isinstance(value, DictConfig | ListConfig):
+            value = OmegaConf.to_container(value, resolve=True)
+        plain[str(key)] = value
+    return plain
 
 
 def save_run_record(cfg: DictConfig, run_dir: Path) -> None:
     """Keep the resolved config and the exact command line in the run folder (KAIR/BasicSR)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    plain.pop("hydra", None)
     with atomic_path(run_dir / "config_resolved.yaml") as tmp:
-        tmp.write_text(OmegaConf.to_yaml(plain))
+        tmp.write_text(OmegaConf.to_yaml(resolved_config(cfg)))
     with atomic_path(run_dir / "command.txt") as tmp:
         tmp.write_text(" ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) + "\n")
 
@@ -35,41 +68,116 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
 
 
 def resolve_ckpt_path(cfg: DictConfig) -> str | None:
-    """An explicit ``ckpt_path``, or ``last.ckpt`` of this run folder when auto-resume is on."""
+    """An explicit ``ckpt_path``, or ``last.ckpt`` of this run folder when auto-resume is on.
+
+    With ``auto_resume=false`` a folder that already holds checkpoints is refused rather than
+    overwritten.
+    """
     if cfg.get("ckpt_path") is not None:
         path = Path(cfg.ckpt_path).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"ckpt_path={cfg.ckpt_path} does not exist")
         return str(path)
-    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
-    if cfg.get("auto_resume", False) and last.is_file():
-        log.info("auto-resume: continuing from %s", last)
-        return str(last)
+    ckpt_dir = Path(cfg.paths.output_dir) / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    if cfg.get("auto_resume", False):
+        if last.is_file():
+            log.info("auto-resume: continuing from %s", last)
+            return str(last)
+    elif ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
+        raise FileExistsError(
+            f"{ckpt_dir} already holds checkpoints of an earlier run. Resume it with "
+            "auto_resume=true, start from one of them with ckpt_path=..., or give this run "
+            "another folder with name=... (or delete that folder)."
+        )
     return None
 
 
+def in_multirun() -> bool:
+    """True inside a Hydra sweep (``python train.py -m ...``)."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit ``cfg.model`` on ``cfg.data`` and return the final ``callback_metrics`` as floats."""
+    """Fit ``cfg.model`` on ``cfg.data`` and return the final metrics as floats.
+
+    Inside a sweep, a run that raises must not take the other runs down: its error is logged,
+    its traceback goes to ``failure.txt`` in its folder, and it reports NaN for
+    ``optimized_metric`` (Optuna records such a trial as failed). A single run raises as usual.
+    """
+    register_run_resolvers()  # ${add:...} etc. also when called from a pickled job (SLURM)
+    if not in_multirun():
+        return _fit(cfg)
+    try:
+        return _fit(cfg)
+    except Exception:
+        run_dir = Path(cfg.paths.output_dir)
+        log.exception("run %s failed; the sweep goes on", run_dir)
+        if rank_zero_only.rank == 0:
+            with atomic_path(run_dir / FAILURE_FILE) as tmp:
+                tmp.write_text(traceback.format_exc())
+        metric = cfg.get("optimized_metric")
+        return {metric: math.nan} if metric else {}
+
+
+def _fit(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resolve_ckpt_path(cfg)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     model: L.LightningModule = instantiate(cfg.model)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    _refuse_script_relaunch_in_sweep(trainer)
     if trainer.is_global_zero:
         save_run_record(cfg, run_dir)
+        (run_dir / FAILURE_FILE).unlink(missing_ok=True)
     for lg in loggers:
         lg.log_hyperparams(flat_config(cfg))
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg))
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    metrics = _floats(trainer.callback_metrics)
+    if not metrics and ckpt_path is not None:
+        metrics = _previous_metrics(run_dir)
     if cfg.get("test"):
         trainer.test(model, datamodule=datamodule, ckpt_path="best" if _has_best(trainer) else None)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        metrics.update(_floats(trainer.callback_metrics))
+    if trainer.is_global_zero and metrics:
+        with atomic_path(run_dir / METRICS_FILE) as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return metrics
+
+
+def _floats(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def _previous_metrics(run_dir: Path) -> dict[str, float]:
+    """A finished run launched again trains nothing; it reports what it reported before."""
+    path = run_dir / METRICS_FILE
+    if not path.is_file():
+        return {}
+    log.info("this run had already finished; its metrics come from %s", path)
+    return json.loads(path.read_text())
+
+
+def _refuse_script_relaunch_in_sweep(trainer: L.Trainer) -> None:
+    """Lightning's DDP launcher starts the other ranks by re-running ``sys.argv``, which in a
+    local sweep would start the whole sweep again in every rank."""
+    launcher = trainer.strategy.launcher
+    if (
+        in_multirun()
+        and isinstance(launcher, _SubprocessScriptLauncher)
+        and not trainer.strategy.cluster_environment.creates_processes_externally
+    ):
+        raise RuntimeError(
+            "multi-process DDP inside a local sweep is not supported: Lightning would re-run "
+            "the sweep's command line in each rank. Sweep with hydra/launcher=submitit_slurm "
+            "(one task per GPU, see conf/local/slurm.yaml), or launch the runs one by one."
+        )
 
 
 def _has_best(trainer: L.Trainer) -> bool:
@@ -79,8 +187,6 @@ def _has_best(trainer: L.Trainer) -> bool:
 
 def flat_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as ``{"model.lambda_l1": 100, ...}`` so dashboards can filter on it."""
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    plain.pop("hydra", None)
     flat: dict[str, Any] = {}
 
     def walk(prefix: str, node: Any) -> None:
@@ -90,5 +196,5 @@ def flat_config(cfg: DictConfig) -> dict[str, Any]:
         else:
             flat[prefix] = node
 
-    walk("", plain)
+    walk("", resolved_config(cfg))
     return flat
