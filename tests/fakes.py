@@ -48,7 +48,7 @@ def make_folder(root: str | Path, n: int = 6, size: tuple[int, int] = (48, 40)) 
 def make_celeba(
     root: str | Path, n: int = 12, partition: Sequence[int] | None = None, csv: bool = False
 ) -> Path:
-    """CelebA's aligned layout: ``img_align_celeba/000001.jpg`` … (178x218) and the partition file.
+    """CelebA aligned layout: ``img_align_celeba/000001.jpg`` … (178x218) and the partition file.
 
     ``partition`` gives each image's split (0 train, 1 val, 2 test); by default two thirds train
     and the rest split between val and test. ``csv=True`` writes Kaggle's
@@ -153,3 +153,15 @@ def make_family(root: str | Path) -> Path:
     tone = np.array([1.0, 0.85, 0.62], np.float32)
     _save(np.clip(luma[..., None] * tone, 0, 255).astype(np.uint8), root / "sepia.tif")
     return root
+
+
+# Hydra overrides for one batch per split (fast_dev_run) through a tiny but real Pix2Pix on CPU.
+TINY_TRAIN = [
+    "+trainer.fast_dev_run=true",
+    "logger=csv",
+    "model.generator.ngf=8",
+    "model.generator.num_downs=6",
+    "model.discriminator.ndf=8",
+    "data.load_size=72",
+    "data.crop_size=64",
+]

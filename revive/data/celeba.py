@@ -97,9 +97,12 @@ class CelebADataModule(ImageDataModule):
         self._splits: dict[str, list[Path]] | None = None
 
     def _find(self, candidates: Sequence[str], kind: str) -> Path | None:
+        """The first candidate that is a file, or a folder holding JPEGs (Kaggle nests one)."""
         for candidate in candidates:
             path = self.root / candidate
-            if path.is_dir() if kind == "dir" else path.is_file():
+            if kind == "file" and path.is_file():
+                return path
+            if kind == "dir" and path.is_dir() and next(path.glob("*.jpg"), None) is not None:
                 return path
         return None
 

@@ -110,7 +110,7 @@ class LabArrays(Dataset):
 
 
 class ColorizationDataModule(ImageDataModule):
-    """The Kaggle LAB arrays, split at random with ``seed`` (``val_fraction``, ``test_fraction``)."""
+    """The Kaggle LAB arrays, split at random by ``seed``, ``val_fraction``, ``test_fraction``."""
 
     def __init__(
         self,

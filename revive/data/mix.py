@@ -82,6 +82,16 @@ class WeightedEpochSampler(Sampler[int]):
         return self.epoch_length
 
 
+def _root_of(roots: Mapping[str, Any] | None, name: str) -> str | None:
+    """``data.roots.<name>``; None leaves the source's own ``root`` in place."""
+    # Checked first: ``name in roots`` is False for a ``???`` entry.
+    if isinstance(roots, DictConfig) and OmegaConf.is_missing(roots, name):
+        raise ValueError(f"mix source {name!r} needs its folder: add data.roots.{name}=PATH")
+    if roots is None or name not in roots:
+        return None
+    return str(roots[name])
+
+
 class MixDataModule(ImageDataModule):
     """Sources built from their own data configs (``options``), with roots from ``roots``."""
 
@@ -129,7 +139,7 @@ class MixDataModule(ImageDataModule):
             "seed": self.seed,
         }
         self.modules = {
-            name: self._build_source(name, options[name], (roots or {}).get(name), shared)
+            name: self._build_source(name, options[name], _root_of(roots, name), shared)
             for name in sources
         }
         self.sampler: WeightedEpochSampler | None = None
