@@ -26,8 +26,9 @@ class ImagePanels(L.Callback):
 
     The picture goes to every active logger that can show images, and always to
     ``<run>/panels/epoch_XXXX.png`` so that runs can be compared without a dashboard. The cells
-    of the latest epoch are also kept one by one (``<run>/panels/last/<column>_<i>.png``), which
-    ``revive.compare`` lays side by side across the runs of a sweep.
+    of the latest epoch are also kept one by one (``<run>/panels/last/<column>_<i>.png``, with
+    the column names in order in ``columns.json``), which ``revive.compare`` lays side by side
+    across the runs of a sweep. Models order their columns input | prediction | target.
     """
 
     def __init__(self, key: str = "val/panels") -> None:
@@ -44,6 +45,8 @@ class ImagePanels(L.Callback):
         for name, images in columns.items():
             for i, image in enumerate(images):
                 save_image(to_uint8(image), folder / "last" / f"{name}_{i:02d}.png")
+        with atomic_path(folder / "last" / "columns.json") as tmp:
+            tmp.write_text(json.dumps(list(columns)))
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_image(

@@ -7,9 +7,9 @@ Reads every run folder under SWEEP_DIR (a folder with ``config_resolved.yaml``, 
   that differ between runs (taken from each run's command-line overrides);
 - ``curves.png``: the validation curves of every run;
 - ``final_vs_params.png``: the final metric against each swept parameter (e.g. LAB vs RGB);
-- ``samples.png``: the same validation images colorized by every run (each run's checkpoint
-  is run on the truth images of the first run's last validation panel; runs without a
-  colorizer checkpoint show their own last panel).
+- ``samples.png``: the same validation images colorized by every run: each run's checkpoint
+  colorizes the target images of the first run's last validation panel (or ``--images``);
+  runs that are not colorizers (DnCNN) show their own last validation panel.
 """
 
 from __future__ import annotations
@@ -272,20 +272,36 @@ def checkpoint_of(run: Run, which: str = "best") -> Path | None:
     return last if last.is_file() else (best[-1] if best else None)
 
 
-def reference_images(runs: Sequence[Run], images_dir: Path | None, count: int) -> list[np.ndarray]:
-    """``images_dir``'s images, or the truth column of the first run's last validation panel."""
+def panel_cells(run: Run, column: int, count: int) -> list[np.ndarray]:
+    """Cells of one column (0 input, 1 prediction, -1 target) of a run's last validation panel."""
+    folder = run.path / "panels" / "last"
+    if not (folder / "columns.json").is_file():
+        return []
+    name = json.loads((folder / "columns.json").read_text())[column]
+    return [read_rgb(p) for p in sorted(folder.glob(f"{name}_*.png"))[:count]]
+
+
+def reference_images(
+    runs: Sequence[Run], images_dir: Path | None, count: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(inputs shown, target images): ``images_dir``'s images (shown in gray), or the first
+    run's last validation panel."""
     if images_dir is not None:
-        paths = list_images(images_dir)[:count]
-    else:
-        paths = next(
-            (
-                found
-                for r in runs
-                if (found := sorted((r.path / "panels/last").glob("truth_*.png")))
-            ),
-            [],
-        )[:count]
-    return [read_rgb(p) for p in paths]
+        truth = [read_rgb(p) for p in list_images(images_dir)[:count]]
+        gray = [np.repeat(gray_of(t)[..., None], 3, axis=2) for t in truth]
+        return gray, truth
+    for run in runs:
+        truth = panel_cells(run, -1, count)
+        if truth:
+            return panel_cells(run, 0, count), truth
+    return [], []
+
+
+def gray_of(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma, uint8."""
+    return (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) + 0.5).astype(
+        np.uint8
+    )
 
 
 @torch.no_grad()
@@ -318,32 +334,24 @@ def colorize(checkpoint: Path, images: Sequence[np.ndarray]) -> list[np.ndarray]
     return out
 
 
-def own_panel(run: Run, count: int) -> list[np.ndarray]:
-    return [read_rgb(p) for p in sorted((run.path / "panels/last").glob("pred_*.png"))[:count]]
-
-
 def plot_samples(
     runs: Sequence[Run], dest: Path, images_dir: Path | None, count: int, which: str
 ) -> Path | None:
-    """Rows: gray input, one row per run, truth. Columns: the same images."""
-    truth = reference_images(runs, images_dir, count)
+    """Rows: the input, one row per run, the target. Columns: the same images."""
+    shown, truth = reference_images(runs, images_dir, count)
     if not truth:
         return None
-    gray = [
-        np.repeat((0.299 * t[..., :1] + 0.587 * t[..., 1:2] + 0.114 * t[..., 2:]), 3, 2)
-        for t in truth
-    ]
-    rows: list[tuple[str, list[np.ndarray]]] = [("gray input", [g.astype(np.uint8) for g in gray])]
-    for run in tqdm(runs, desc="colorizing with each run", unit="run"):
+    rows: list[tuple[str, list[np.ndarray]]] = [("input", shown)]
+    for run in tqdm(runs, desc="running each run's checkpoint", unit="run"):
         ckpt = checkpoint_of(run, which)
         try:
-            images = colorize(ckpt, truth) if ckpt is not None else own_panel(run, count)
-        except (ValueError, KeyError, RuntimeError) as e:  # not a colorizer: its own panel
+            images = colorize(ckpt, truth) if ckpt is not None else panel_cells(run, 1, count)
+        except ValueError as e:  # not a colorizer (a denoiser): its own validation panel
             log.info("%s: %s; showing its own validation panel", run.path.name, e)
-            images = own_panel(run, count)
+            images = panel_cells(run, 1, count)
         if images:
             rows.append((run.label, images))
-    rows.append(("truth", truth))
+    rows.append(("target", truth))
     n_cols = max(len(images) for _, images in rows)
     fig, axes = _figure(len(rows), n_cols, 1.9 * n_cols + 1.8, 1.9 * len(rows))
     for r, (label, images) in enumerate(rows):
@@ -356,7 +364,7 @@ def plot_samples(
             else:
                 ax.axis("off")
         axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle("the same validation images, colorized by each run")
+    fig.suptitle("the same validation images through each run")
     return _save(fig, dest)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shlex
 import sys
 import traceback
 import warnings
@@ -51,13 +52,27 @@ def resolved_config(cfg: DictConfig) -> dict[str, Any]:
     return plain
 
 
+def run_command() -> str:
+    """The command that reproduces this run, then the one that launched it.
+
+    Inside a sweep (or a SLURM job) ``sys.argv`` is the whole sweep, or submitit's own command;
+    the run itself is ``train.py`` with the overrides Hydra recorded for it.
+    """
+    launched = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    if not HydraConfig.initialized():
+        return launched + "\n"
+    overrides = [shlex.quote(str(o)) for o in HydraConfig.get().overrides.task]
+    return f"python train.py {' '.join(overrides)}\n# launched as: {launched}\n"
+
+
 def save_run_record(cfg: DictConfig, run_dir: Path) -> None:
-    """Keep the resolved config and the exact command line in the run folder (KAIR/BasicSR)."""
+    """Keep the resolved config and the command line in the run folder (KAIR/BasicSR)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(run_dir / "config_resolved.yaml") as tmp:
         tmp.write_text(OmegaConf.to_yaml(resolved_config(cfg)))
     with atomic_path(run_dir / "command.txt") as tmp:
-        tmp.write_text(" ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) + "\n")
+        tmp.write_text(run_command())
+    log.info("run record written to %s", run_dir)
 
 
 def instantiate_group(group: DictConfig | None) -> list[Any]:

@@ -1,0 +1,107 @@
+"""Tiny training runs for the tests of sweeps, DDP, resume, wandb, compare and experiments.
+
+Runs go through ``train.py`` in a subprocess when the behaviour under test lives in Hydra's
+command line (run folders, sweeps, DDP's re-launch of the script), and through
+``revive.training.train`` otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from revive.io import save_image
+from tests.fakes import fake_photos
+
+REPO = Path(__file__).resolve().parent.parent
+TRAIN_PY = REPO / "train.py"
+
+# A real pix2pix at a size that trains in a fraction of a second per step.
+TINY_PIX2PIX = [
+    "model.generator.ngf=8",
+    "model.generator.num_downs=6",
+    "model.discriminator.ndf=8",
+    "data.load_size=72",
+    "data.crop_size=64",
+]
+# A 3-layer DnCNN on 16x16 patches.
+TINY_DNCNN = [
+    "model.net.depth=3",
+    "model.net.features=8",
+    "model.panel_size=16",
+    "data.patch_size=16",
+    "data.stride=16",
+    "data.scales=[1.0]",
+    "data.batch_size=4",
+]
+# Quick, single-threaded, no workers, CPU.
+QUICK = [
+    "data.num_workers=0",
+    "data.persistent_workers=false",
+    "trainer.accelerator=cpu",
+    "trainer.log_every_n_steps=1",
+]
+
+
+def image_folder(
+    root: Path, n_train: int = 4, n_val: int = 2, size: int = 72, same: bool = False
+) -> Path:
+    """``root/train`` and ``root/val`` of smooth color PNGs (``same``: one picture repeated)."""
+    photos = fake_photos(n_train + n_val, size, size, seed=5)
+    if same:
+        photos = np.repeat(photos[:1], n_train + n_val, axis=0)
+    for i, photo in enumerate(photos):
+        split = "train" if i < n_train else "val"
+        save_image(photo, root / split / f"img_{i:02d}.png")
+    return root
+
+
+def gray_folder(root: Path, n: int = 4, size: int = 32, seed: int = 6) -> Path:
+    """Gray PNGs, clean images for a denoiser."""
+    for i, photo in enumerate(fake_photos(n, size, size, seed=seed)):
+        save_image(photo[..., 1], root / f"gray_{i:02d}.png")
+    return root
+
+
+def pix2pix_args(data_root: Path, epochs: int = 1) -> list[str]:
+    """A tiny pix2pix on ``data_root`` for ``epochs`` constant-lr epochs."""
+    return [
+        "data=folder",
+        f"data.root={data_root}",
+        *TINY_PIX2PIX,
+        *QUICK,
+        f"model.n_epochs={epochs}",
+        "model.n_epochs_decay=0",
+    ]
+
+
+def run_train(
+    args: Sequence[str], cwd: Path, timeout: float = 240, check: bool = True, **env: str
+) -> subprocess.CompletedProcess:
+    """``python train.py *args`` in ``cwd`` (outputs land in ``cwd/outputs``)."""
+    environment = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **env}
+    proc = subprocess.run(
+        [sys.executable, str(TRAIN_PY), *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"train.py {' '.join(args)} exited with {proc.returncode}:\n{proc.stderr[-4000:]}"
+        )
+    return proc
+
+
+def only_child(folder: Path) -> Path:
+    """The single subfolder of ``folder`` (a run folder under runs/<name>/)."""
+    children = [p for p in folder.iterdir() if p.is_dir()]
+    assert len(children) == 1, children
+    return children[0]
