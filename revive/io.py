@@ -18,6 +18,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+_UMASK = os.umask(0o022)  # read once, at import (os.umask can only be read by setting it)
+os.umask(_UMASK)
 
 
 class ImageReadError(RuntimeError):
@@ -92,7 +94,8 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
 def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; move it over ``dest`` only if the block succeeds.
 
-    A crash mid-write therefore never leaves a truncated file under the final name.
+    A crash mid-write therefore never leaves a truncated file under the final name. The file
+    gets the permissions of a plainly created one (mkstemp's are private, 0600).
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +104,7 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        tmp_path.chmod(0o666 & ~_UMASK)
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -184,7 +188,7 @@ def image_luminance(img: Image.Image) -> np.ndarray:
         gray = np.asarray(img).astype(np.float32)
         gray *= np.float32(1.0 / _gray_peak(img, gray))
         return np.clip(gray, 0.0, 1.0, out=gray)
-    return luminance(to_rgb(img))
+    return luminance(np.asarray(img) if img.mode == "RGB" else to_rgb(img))
 
 
 def read_luminance(path: str | os.PathLike) -> np.ndarray:

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from revive.io import (
+    _UMASK,
     ImageReadError,
     image_luminance,
     linear_to_srgb,
@@ -19,6 +20,7 @@ from revive.io import (
     pixel_limit,
     preview_rgb,
     read_luminance,
+    save_image,
     srgb_to_linear,
     to_rgb,
     walk_images,
@@ -165,3 +167,9 @@ def test_pixel_limit_turns_big_images_into_read_errors(tmp_path):
         assert open_image(tmp_path / "big.png").size == (100, 100)
     with pytest.raises(ValueError, match="positive"), pixel_limit(0):
         pass
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    path = save_image(np.zeros((2, 2), np.uint8), tmp_path / "a.png")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_UMASK  # not mkstemp's private 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
