@@ -101,7 +101,7 @@ class ArtDataModule(ImageDataModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(random_resized_crop=random_resized_crop, **kwargs)
-        self.root = Path(root).expanduser()
+        self.root = Path(root).expanduser().absolute()
         if isinstance(categories, str):
             categories = [categories]
         if not categories:

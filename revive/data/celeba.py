@@ -92,7 +92,7 @@ class CelebADataModule(ImageDataModule):
 
     def __init__(self, root: str, face_crop: int | bool | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.root = Path(root).expanduser()
+        self.root = Path(root).expanduser().absolute()
         self.face_crop = _normalise_face_crop(face_crop)
         self._splits: dict[str, list[Path]] | None = None
 

@@ -45,7 +45,7 @@ class FamilyDataModule(ImageDataModule):
 
     def __init__(self, root: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.root = Path(root).expanduser()
+        self.root = Path(root).expanduser().absolute()
         self.eval_tf = aspect_preserving_transform(self.crop_size)
 
     def check_layout(self) -> None:
