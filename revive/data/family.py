@@ -5,7 +5,7 @@ Most are gray or sepia, so there is no color truth to learn from. The set serves
 - logger panels and ``trainer.validate``/``test``: gray -> colorized, with the scan itself in the
   "truth" column (PSNR against a gray scan means little; ``colorfulness`` is the number to read);
 - reference-free evaluation (colorfulness of the colorized scans);
-- denoising patches: point ``data=denoise`` at the same folder.
+- denoising patches: point ``data=denoise`` (``data.root``) at the same folder.
 
 Batches are ``{"rgb": uint8 [3,H,W]}`` of the scan as read (EXIF-rotated, 16-bit scaled, alpha
 flattened); colorizers take its luminance, so a sepia tone does not leak into their input.
@@ -66,7 +66,8 @@ class FamilyDataModule(ImageDataModule):
                 "colorizer trained on it would only learn to output gray. Train on data=celeba, "
                 "art, colorization or mix; use data=family to validate or test a trained model "
                 "(panels and colorfulness), with predict.py to colorize the scans, or as a source "
-                "of denoising patches with data=denoise data.root=" + str(self.root)
+                f"of denoising patches: model=dncnn data=denoise data.root={self.root} "
+                "data.val_dir=<clean images>"
             )
         super().setup(stage)
 
