@@ -7,13 +7,10 @@ import math
 
 import pytest
 import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import read_write
 
 from revive.run_dir import MAX_SIGNATURE, run_signature
 from revive.training import flat_config, train
-from tests.tiny_runs import image_folder, only_child, pix2pix_args, run_train
+from tests.tiny_runs import as_sweep_job, image_folder, only_child, pix2pix_args, run_train
 
 
 def test_signature_is_the_overrides_or_base():
@@ -61,13 +58,6 @@ def test_missing_ckpt_path_is_named(make_cfg, tmp_path):
     cfg = make_cfg("train", [f"ckpt_path={tmp_path / 'nope.ckpt'}"])
     with pytest.raises(FileNotFoundError, match="nope.ckpt"):
         train(cfg)
-
-
-def as_sweep_job() -> None:
-    """Make ``train`` believe it runs inside ``python train.py -m``."""
-    node = HydraConfig.instance().cfg.hydra
-    with read_write(node):
-        node.mode = RunMode.MULTIRUN
 
 
 def test_failed_run_in_a_sweep_reports_nan_and_leaves_its_traceback(make_cfg, tmp_path):

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import read_write
 
 from revive.io import save_image
 from tests.fakes import fake_photos
@@ -105,3 +108,10 @@ def only_child(folder: Path) -> Path:
     children = [p for p in folder.iterdir() if p.is_dir()]
     assert len(children) == 1, children
     return children[0]
+
+
+def as_sweep_job() -> None:
+    """Make ``train`` believe it runs inside ``python train.py -m`` (after ``make_cfg``)."""
+    node = HydraConfig.instance().cfg.hydra
+    with read_write(node):
+        node.mode = RunMode.MULTIRUN
