@@ -97,10 +97,9 @@ class ArtDataModule(ImageDataModule):
         root: str,
         categories: Sequence[str] = ("painting",),
         verify: bool = True,
-        random_resized_crop: Sequence[float] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(random_resized_crop=random_resized_crop, **kwargs)
+        super().__init__(**kwargs)
         self.root = Path(root).expanduser().absolute()
         if isinstance(categories, str):
             categories = [categories]
@@ -108,7 +107,7 @@ class ArtDataModule(ImageDataModule):
             raise ValueError("data.categories is empty; e.g. data.categories=[painting]")
         self.categories = list(categories)
         self.verify = verify
-        self.min_side = decode_sizes(self.load_size, self.crop_size, random_resized_crop)
+        self.min_side = decode_sizes(self.load_size, self.crop_size, self.random_resized_crop)
         self.skipped: list[Path] = []
 
     @property

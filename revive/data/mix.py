@@ -102,10 +102,9 @@ class MixDataModule(ImageDataModule):
         options: Mapping[str, Any],
         roots: Mapping[str, Any] | None = None,
         epoch_length: int | None = None,
-        random_resized_crop: Sequence[float] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(random_resized_crop=random_resized_crop, **kwargs)
+        super().__init__(**kwargs)
         sources, weights = list(sources), [float(w) for w in weights]
         if not sources:
             raise ValueError("data.sources is empty; e.g. data.sources=[celeba,art]")
@@ -134,8 +133,8 @@ class MixDataModule(ImageDataModule):
         shared = {
             "load_size": self.load_size,
             "crop_size": self.crop_size,
-            "flip": kwargs.get("flip", True),
-            "random_resized_crop": random_resized_crop,
+            "flip": self.flip,
+            "random_resized_crop": self.random_resized_crop,
             "seed": self.seed,
         }
         self.modules = {
@@ -216,12 +215,4 @@ class MixDataModule(ImageDataModule):
 
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")
-        return DataLoader(
-            self.datasets["train"],
-            batch_size=self.batch_size,
-            sampler=self.sampler,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.persistent_workers,
-            drop_last=len(self.sampler) > self.batch_size,
-        )
+        return self._loader("train", shuffle=False, sampler=self.sampler)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from revive.data.transforms import eval_transform, train_transform
 
@@ -40,6 +40,7 @@ class ImageDataModule(L.LightningDataModule):
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
         self.load_size, self.crop_size, self.seed = load_size, crop_size, seed
+        self.flip, self.random_resized_crop = flip, random_resized_crop
         self.train_tf = train_transform(load_size, crop_size, flip, random_resized_crop)
         self.eval_tf = eval_transform(crop_size)
         self.datasets: dict[str, Dataset] = {}
@@ -70,17 +71,19 @@ class ImageDataModule(L.LightningDataModule):
         self.setup()
         return {name: len(ds) for name, ds in self.datasets.items()}
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool, sampler: Sampler | None = None) -> DataLoader:
         if split not in self.datasets:
             raise ValueError(f"{type(self).__name__} has no {split!r} split")
+        per_epoch = len(sampler) if sampler is not None else len(self.datasets[split])
         return DataLoader(
             self.datasets[split],
             batch_size=self.batch_size if split == "train" else self.val_batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,
-            drop_last=split == "train" and len(self.datasets[split]) > self.batch_size,
+            drop_last=split == "train" and per_epoch > self.batch_size,
         )
 
     def train_dataloader(self) -> DataLoader:
