@@ -40,6 +40,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from revive.color import AB_SCALE, ColorSpace
 from revive.io import (
+    IMAGE_EXTENSIONS,
     LUMINANCE_WEIGHTS,
     ImageReadError,
     image_luminance,
@@ -408,7 +409,7 @@ def _finish(batch: list[_Pending], reviver: Reviver, overwrite: bool, summary, b
     """Colorize a batch together, then merge and write each file."""
     try:
         ab = reviver.colorize(torch.stack([p.canvas for p in batch]))
-    except (RuntimeError, ValueError) as e:  # e.g. out of memory: the whole batch failed
+    except (RuntimeError, ValueError, MemoryError) as e:  # e.g. out of memory: all of them
         for item in batch:
             _record_failure(summary, item.job.source, e)
         bar.update(len(batch))
@@ -418,7 +419,7 @@ def _finish(batch: list[_Pending], reviver: Reviver, overwrite: bool, summary, b
             revived = reviver.merge(item.gray, ab[i], item.box)
             summary.written += write_outputs(item.job, revived, item.before, overwrite)
             summary.done.append(item.job.source)
-        except (OSError, ValueError, RuntimeError) as e:
+        except (OSError, ValueError, RuntimeError, MemoryError) as e:
             _record_failure(summary, item.job.source, e)
         bar.update()
 
@@ -486,6 +487,8 @@ def revive_paths(
         render_size,
         ", denoising" if reviver.denoiser is not None else "",
     )
+    if not jobs:
+        log.warning("no images under %s (looked for %s)", input, ", ".join(IMAGE_EXTENSIONS))
     summary = RevivalSummary()
     for path, reason in listing_errors:
         _record_failure(summary, path, RuntimeError(reason))
@@ -500,7 +503,7 @@ def revive_paths(
                 continue
             try:
                 batch.append(_read(job, reviver, compare_max_side))
-            except (ImageReadError, OSError, ValueError, RuntimeError) as e:
+            except (OSError, ValueError, RuntimeError, MemoryError) as e:  # ImageReadError too
                 _record_failure(summary, job.source, e)
                 bar.update()
                 continue
