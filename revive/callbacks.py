@@ -95,10 +95,10 @@ class RngStates(L.Callback):
     """Keep every rank's random generator states in each checkpoint, and restore them on resume.
 
     Lightning restores weights, optimizers, schedulers and loop counters but not the generators,
-    so dropout masks, noise draws and augmentations would differ after a resume. The states are
-    put back at ``on_train_start``, after the data loader has drawn its shuffling seed, so that
-    the training steps after a resume draw exactly what they would have drawn without the
-    interruption.
+    so dropout masks and noise draws would differ after a resume. The states are put back just
+    before the first training step after the resume, once the new data-loader iterator has
+    drawn its seeds, so that the steps after a resume draw exactly what they would have drawn
+    without the interruption.
     """
 
     def __init__(self) -> None:
@@ -121,7 +121,7 @@ class RngStates(L.Callback):
             )
         self._to_restore = per_rank[trainer.global_rank] if same_layout else per_rank[0]
 
-    def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx: int) -> None:
         if self._to_restore is not None:
             restore_rng_states(self._to_restore)
             self._to_restore = None

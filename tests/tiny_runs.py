@@ -7,17 +7,23 @@ command line (run folders, sweeps, DDP's re-launch of the script), and through
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import lightning as L
 import numpy as np
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import read_write
 
+from revive.callbacks import capture_rng_states
 from revive.io import save_image
 from tests.fakes import fake_photos
 
@@ -115,3 +121,74 @@ def as_sweep_job() -> None:
     node = HydraConfig.instance().cfg.hydra
     with read_write(node):
         node.mode = RunMode.MULTIRUN
+
+
+def tensor_digest(node: Any) -> str:
+    """SHA-256 over every tensor and number in a nested state (optimizer/RNG), in key order."""
+    digest = hashlib.sha256()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key in sorted(value, key=str):
+                digest.update(str(key).encode())
+                walk(value[key])
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+        elif isinstance(value, torch.Tensor):
+            digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+        elif isinstance(value, np.ndarray):
+            digest.update(np.ascontiguousarray(value).tobytes())
+        else:
+            digest.update(repr(value).encode())
+
+    walk(node)
+    return digest.hexdigest()
+
+
+class ResumeProbe(L.Callback):
+    """Appends to ``path`` (JSON lines) the state the first step of a launch starts from, then
+    each step's losses.
+
+    Runs after :class:`revive.callbacks.RngStates` (it is added last), so the random states it
+    records are the ones the first step after a resume draws from.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.started = False
+
+    def _write(self, record: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.started:
+            return
+        self.started = True
+        self._write(
+            {
+                "event": "start",
+                "global_step": trainer.global_step,
+                "optimizers": [tensor_digest(o.state_dict()) for o in trainer.optimizers],
+                "schedulers": [
+                    c.scheduler.state_dict()["last_epoch"] for c in trainer.lr_scheduler_configs
+                ],
+                "rng": tensor_digest(capture_rng_states()),
+                "weights": tensor_digest(pl_module.state_dict()),
+            }
+        )
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss_g, loss_d = (float(x) for x in pl_module.last_losses)
+        self._write(
+            {
+                "event": "step",
+                "global_step": trainer.global_step,
+                "g": loss_g,
+                "d": loss_d,
+                "rng": tensor_digest(capture_rng_states()),
+                "weights": tensor_digest(pl_module.state_dict()),
+            }
+        )
