@@ -48,3 +48,11 @@ def wandb_logger(
     kwargs.setdefault("id", folder_run_id(save_dir))
     kwargs.setdefault("resume", "allow")
     return WandbLogger(save_dir=save_dir, tags=run_tags(tags, tag_values), **kwargs)
+
+
+def finish_wandb(loggers: Sequence[Any], failed: bool = False) -> None:
+    """End the wandb runs of ``loggers``: flushes them, and lets the next run of a sequential
+    sweep start its own wandb run (Lightning would otherwise reuse the one in progress)."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            logger.experiment.finish(exit_code=1 if failed else 0)

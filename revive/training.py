@@ -27,6 +27,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from revive.io import atomic_path
+from revive.loggers import finish_wandb
 from revive.run_dir import register_run_resolvers
 
 log = logging.getLogger(__name__)
@@ -150,19 +151,29 @@ def _fit(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         save_run_record(cfg, run_dir)
         (run_dir / FAILURE_FILE).unlink(missing_ok=True)
-    for lg in loggers:
-        lg.log_hyperparams(flat_config(cfg))
-
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    metrics = _floats(trainer.callback_metrics)
-    if not metrics and ckpt_path is not None:
-        metrics = _previous_metrics(run_dir)
-    if cfg.get("test"):
-        trainer.test(model, datamodule=datamodule, ckpt_path="best" if _has_best(trainer) else None)
-        metrics.update(_floats(trainer.callback_metrics))
+    try:
+        for lg in loggers:
+            lg.log_hyperparams(flat_config(cfg))
+        metrics = _fit_and_test(cfg, trainer, model, datamodule, ckpt_path)
+    except BaseException:
+        finish_wandb(loggers, failed=True)
+        raise
+    finish_wandb(loggers)
     if trainer.is_global_zero and metrics:
         with atomic_path(run_dir / METRICS_FILE) as tmp:
             tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metrics
+
+
+def _fit_and_test(cfg, trainer, model, datamodule, ckpt_path: str | None) -> dict[str, float]:
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    metrics = _floats(trainer.callback_metrics)
+    if not metrics and ckpt_path is not None:
+        metrics = _previous_metrics(Path(cfg.paths.output_dir))
+    if cfg.get("test"):
+        best = "best" if _has_best(trainer) else None
+        trainer.test(model, datamodule=datamodule, ckpt_path=best)
+        metrics.update(_floats(trainer.callback_metrics))
     return metrics
 
 
