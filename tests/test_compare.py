@@ -1,0 +1,101 @@
+"""``python -m revive.compare``: tables, plots and a sample grid from the runs' local logs."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from revive.compare import (
+    checkpoint_of,
+    colorize,
+    compare,
+    find_runs,
+    main,
+    panel_cells,
+    read_run,
+    swept_parameters,
+)
+from revive.training import train
+from tests.conftest import compose_config
+from tests.tiny_runs import image_folder, pix2pix_args
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """Two tiny colorizers (LAB, RGB) trained for 2 epochs, and a run that failed."""
+    tmp = tmp_path_factory.mktemp("compare")
+    root = image_folder(tmp / "imgs", n_train=2, n_val=2)
+    sweep = tmp / "sweep"
+    for space in ("lab", "rgb"):
+        cfg = compose_config(
+            "train",
+            [
+                *pix2pix_args(root, epochs=1),
+                "model.n_epochs_decay=1",
+                f"color_space={space}",
+                "trainer.precision=32-true",  # panels and compare's re-run use the same arithmetic
+            ],
+            sweep / space,
+        )
+        train(cfg)
+    failed = sweep / "broken"
+    failed.mkdir()
+    shutil.copy(sweep / "lab" / "config_resolved.yaml", failed)
+    (failed / "failure.txt").write_text("Traceback ...\nRuntimeError: out of memory\n")
+    return sweep
+
+
+def test_runs_and_what_differs_between_them(sweep):
+    runs = [read_run(p) for p in find_runs(sweep)]
+    assert [r.path.name for r in runs] == ["broken", "lab", "rgb"]
+    assert [r.status for r in runs] == ["failed", "done", "done"]
+    lab = runs[1]
+    assert list(lab.curves.index) == [0, 1] and "val/psnr" in lab.curves.columns
+    # without Hydra's record of the overrides, the resolved configs are compared: the color
+    # space differs (named once, though model.color_space follows it); the run folders do not
+    assert swept_parameters(runs[1:]) == ["color_space.name"]
+
+
+def test_table_plots_and_grid(sweep, tmp_path):
+    written = compare(sweep, out_dir=tmp_path / "out", checkpoint="last")
+    table = pd.read_csv(written["csv"])
+    assert list(table["color_space.name"]) == ["lab", "lab", "rgb"]
+    assert list(table["status"]) == ["failed", "done", "done"]
+    assert table.loc[table.status == "done", "val/psnr"].notna().all()
+    assert table.loc[table.status == "failed", "val/psnr"].isna().all()
+    assert list(table["epochs"]) == [0, 2, 2]
+    markdown = written["markdown"].read_text()
+    assert "| color_space.name |" in markdown and "| failed |" in markdown
+    for kind in ("curves", "final", "samples"):
+        with Image.open(written[kind]) as picture:
+            assert picture.width > 200 and picture.height > 150, kind
+
+
+def test_grid_rows_are_each_runs_own_validation_predictions(sweep):
+    """The grid re-runs each checkpoint on the same images; on the validation images it must
+    reproduce what each run showed in its own last validation panel."""
+    runs = [read_run(p) for p in find_runs(sweep)][1:]
+    truth = panel_cells(runs[0], -1, 4)
+    assert len(truth) == 2
+    for run in runs:
+        own = panel_cells(run, 1, 4)
+        again = colorize(checkpoint_of(run, "last"), truth)
+        for a, b in zip(own, again, strict=True):
+            assert np.abs(a.astype(int) - b.astype(int)).max() <= 1, run.path.name
+    # the two color spaces colorize differently
+    lab, rgb = (colorize(checkpoint_of(r, "last"), truth)[0] for r in runs)
+    assert np.abs(lab.astype(int) - rgb.astype(int)).mean() > 1
+
+
+def test_cli_writes_into_the_sweep_and_names_a_wrong_folder(sweep, tmp_path, capsys):
+    main([str(sweep), "--checkpoint", "last", "--num-images", "1"])
+    assert (sweep / "compare" / "samples.png").is_file()
+    assert "comparison.md" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "config_resolved.yaml" in capsys.readouterr().err
