@@ -1,0 +1,180 @@
+"""``pix2pix_step``: images/s of one full Pix2Pix training step (one D step, one G step).
+
+Two measurements of the same work (LAB colorization, 1 -> 2 channels, 256x256 crops):
+
+- **ours**: the Pix2Pix module built from ``conf/train.yaml`` exactly as ``train.py`` builds it
+  (``model=pix2pix``, ``trainer: default``, so the precision, memory format and optimizer options
+  this machine trains with), driven by ``Trainer.fit`` with its overhead included (precision
+  plugin, manual optimization, logging). Only data loading is left out: the batches are ready in
+  memory (the ``data_<name>`` benchmarks time the loaders).
+- **baseline**: :class:`OfficialStep`, a plain eager fp32 re-implementation of the official
+  ``pix2pix_model.optimize_parameters`` (contiguous tensors, no autocast, no compile, the default
+  Adam), on the same networks and the same batches.
+
+Both turn the uint8 RGB batch into LAB on the device first (``LabSpace.split``), as our training
+does. Each measurement runs in its own process (honest peak RSS); the two alternate for
+``repeats`` rounds so that a machine busy with other work slows both alike, and the speedup is
+the ratio of their medians.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from revive.bench.common import Clock, default_device, median, run_isolated
+from revive.bench.fit import optimizer_name, time_fit, training_config
+from revive.color import LabSpace
+from revive.nets import PatchDiscriminator, UnetGenerator, init_weights
+
+CROP = 256
+TARGET = "revive.bench.pix2pix"
+
+
+def random_batches(count: int, batch_size: int, size: int = CROP, seed: int = 0) -> list[dict]:
+    """``count`` batches of random uint8 RGB crops, as a colorization DataLoader yields them."""
+    rng = torch.Generator().manual_seed(seed)
+    shape = (batch_size, 3, size, size)
+    return [
+        {"rgb": torch.randint(0, 256, shape, generator=rng, dtype=torch.uint8)}
+        for _ in range(count)
+    ]
+
+
+class OfficialStep:
+    """``optimize_parameters`` of junyanz/pytorch-CycleGAN-and-pix2pix, written plainly.
+
+    forward -> D: BCE on fake (detached) then on real, times 0.5 -> D.step -> D frozen ->
+    G: BCE of D(fake) against "real" + lambda * L1 -> G.step. Vanilla GAN loss, Adam(2e-4,
+    (0.5, 0.999)), fp32, default memory format: the baseline every speed option is judged by.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        lambda_l1: float = 100.0,
+        lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+    ) -> None:
+        self.net_g, self.net_d, self.lambda_l1 = generator, discriminator, lambda_l1
+        self.opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
+        self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
+        self.bce, self.l1 = nn.BCEWithLogitsLoss(), nn.L1Loss()
+
+    def gan_loss(self, prediction: torch.Tensor, real: bool) -> torch.Tensor:
+        target = torch.tensor(1.0 if real else 0.0, device=prediction.device)
+        return self.bce(prediction, target.expand_as(prediction))
+
+    def set_d_requires_grad(self, flag: bool) -> None:
+        for p in self.net_d.parameters():
+            p.requires_grad = flag
+
+    def __call__(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        fake_b = self.net_g(real_a)
+        self.set_d_requires_grad(True)
+        self.opt_d.zero_grad()
+        loss_d_fake = self.gan_loss(self.net_d(torch.cat((real_a, fake_b), 1).detach()), False)
+        loss_d_real = self.gan_loss(self.net_d(torch.cat((real_a, real_b), 1)), True)
+        loss_d = (loss_d_fake + loss_d_real) * 0.5
+        loss_d.backward()
+        self.opt_d.step()
+
+        self.set_d_requires_grad(False)
+        self.opt_g.zero_grad()
+        loss_g_gan = self.gan_loss(self.net_d(torch.cat((real_a, fake_b), 1)), True)
+        loss_g_l1 = self.l1(fake_b, real_b) * self.lambda_l1
+        loss_g = loss_g_gan + loss_g_l1
+        loss_g.backward()
+        self.opt_g.step()
+        return {"d": loss_d.detach(), "g_gan": loss_g_gan.detach(), "g_l1": loss_g_l1.detach()}
+
+
+def official_nets(seed: int = 0) -> tuple[UnetGenerator, PatchDiscriminator]:
+    """``unet_256`` and the 70x70 PatchGAN for LAB colorization, initialised N(0, 0.02)."""
+    torch.manual_seed(seed)
+    space = LabSpace()
+    generator = init_weights(UnetGenerator(space.in_channels, space.out_channels))
+    discriminator = init_weights(PatchDiscriminator(space.in_channels + space.out_channels))
+    return generator, discriminator
+
+
+def measure_baseline(batch_size: int, steps: int, warmup: int, seed: int = 0) -> dict[str, Any]:
+    """Images/s of :class:`OfficialStep` (run in a child process by :func:`pix2pix_step`)."""
+    device = default_device()
+    generator, discriminator = official_nets(seed)
+    step = OfficialStep(generator.to(device).train(), discriminator.to(device).train())
+    space, clock = LabSpace(), Clock(device)
+    for i, batch in enumerate(random_batches(warmup + steps, batch_size, seed=seed)):
+        if i == warmup:
+            clock.start()
+        real_a, real_b = space.split({"rgb": batch["rgb"].to(device)})
+        step(real_a, real_b)
+    clock.stop()
+    return {"images_per_s": steps * batch_size / clock.seconds, "precision": "32-true"}
+
+
+def measure_training(
+    batch_size: int, steps: int, warmup: int, overrides: Sequence[str] = (), seed: int = 0
+) -> dict[str, Any]:
+    """Images/s of ``Trainer.fit`` on the configured Pix2Pix (run in a child process)."""
+    cfg = training_config(["model=pix2pix", "color_space=lab", *overrides])
+    batches = random_batches(warmup + steps, batch_size, seed=seed)
+    seconds, model, trainer = time_fit(cfg, batches, warmup, seed)
+    return {
+        "images_per_s": steps * batch_size / seconds,
+        "precision": str(trainer.precision),
+        "channels_last": bool(model.hparams.channels_last),
+        "compile": bool(model.hparams.compile),
+        "optimizer": optimizer_name(trainer.optimizers[0]),
+    }
+
+
+def pix2pix_step(
+    batch_sizes: Sequence[int] = (1, 4),
+    steps: int = 8,
+    warmup: int = 2,
+    repeats: int = 2,
+    overrides: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """One record per batch size: ours and the baseline, alternated ``repeats`` times."""
+    records = []
+    for batch_size in batch_sizes:
+        args = {"batch_size": batch_size, "steps": steps, "warmup": warmup}
+        ours, base = [], []
+        for _ in range(repeats):
+            ours.append(run_isolated(f"{TARGET}:measure_training", **args, overrides=overrides))
+            base.append(run_isolated(f"{TARGET}:measure_baseline", **args))
+        speed = median([r["images_per_s"] for r in ours])
+        base_speed = median([r["images_per_s"] for r in base])
+        first = ours[0]
+        settings = f"{first['precision']}, {first['optimizer']}" + "".join(
+            f", {flag}" for flag in ("channels_last", "compile") if first[flag]
+        )
+        records.append(
+            {
+                "name": "pix2pix_step",
+                "metric": "images_per_s",
+                "batch_size": batch_size,
+                "images_per_s": round(speed, 3),
+                "baseline_images_per_s": round(base_speed, 3),
+                "speedup": round(speed / base_speed, 3),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in ours),
+                "baseline_peak_rss_mb": max(r["peak_rss_mb"] for r in base),
+                "settings": settings,
+                "precision": first["precision"],
+                "channels_last": first["channels_last"],
+                "compile": first["compile"],
+                "optimizer": first["optimizer"],
+                "overrides": list(overrides),
+                "steps": steps,
+                "warmup": warmup,
+                "repeats": repeats,
+                "runs_images_per_s": [round(r["images_per_s"], 3) for r in ours],
+                "baseline_runs_images_per_s": [round(r["images_per_s"], 3) for r in base],
+            }
+        )
+    return records

@@ -1,0 +1,46 @@
+"""The rich table that ``python -m revive.bench`` prints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.table import Table
+
+from revive.bench.common import machine
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def table(records: Sequence[dict[str, Any]]) -> Table:
+    """One row per record: the speed, its baseline and their ratio, peak memory, settings."""
+    info = machine()
+    title = f"revive bench - {info['cpu']}, {info['cores']} cores, torch {info['torch']}"
+    if "gpu" in info:
+        title += f", {info['gpu']}"
+    out = Table(title=title)
+    for column in ("benchmark", "batch", "ours", "baseline", "ratio", "unit", "peak RSS MB"):
+        out.add_column(column, justify="left" if column in ("benchmark", "unit") else "right")
+    out.add_column("settings")
+    for r in records:
+        metric = r["metric"]
+        rss = _number(r.get("peak_rss_mb"))
+        if r.get("baseline_peak_rss_mb") is not None:
+            rss += f" / {_number(r['baseline_peak_rss_mb'])}"
+        out.add_row(
+            r["name"],
+            _number(r.get("batch_size")),
+            _number(r[metric]),
+            _number(r.get("baseline_" + metric)),
+            f"{r['speedup']:.2f}x" if r.get("speedup") is not None else "-",
+            metric.replace("_per_", "/"),
+            rss,
+            r.get("settings", ""),
+        )
+    return out
