@@ -353,18 +353,19 @@ def plot_samples(
             rows.append((run.label, images))
     rows.append(("target", truth))
     n_cols = max(len(images) for _, images in rows)
-    fig, axes = _figure(len(rows), n_cols, 1.9 * n_cols + 1.8, 1.9 * len(rows))
+    fig, axes = _figure(len(rows), n_cols, 1.25 * n_cols + 2.2, 1.25 * len(rows) + 0.4)
     for r, (label, images) in enumerate(rows):
         for c in range(n_cols):
             ax = axes[r][c]
             ax.set_xticks([])
             ax.set_yticks([])
             if c < len(images):
-                ax.imshow(images[c])
+                ax.imshow(images[c], interpolation="nearest")
             else:
                 ax.axis("off")
         axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     fig.suptitle("the same validation images through each run")
+    fig.subplots_adjust(wspace=0.04, hspace=0.04)
     return _save(fig, dest)
 
 
@@ -382,6 +383,7 @@ def compare(
     out = Path(out_dir) if out_dir is not None else sweep_dir / "compare"
     runs = [read_run(p) for p in find_runs(sweep_dir) if out not in p.parents]
     params = swept_parameters(runs)
+    runs.sort(key=lambda r: ([_sort_key(param_value(r, k)) for k in params], r.path.name))
     label_runs(runs, params)
     table = comparison_table(runs, params)
     written: dict[str, Path] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import multiprocessing
 import shlex
 import sys
 import traceback
@@ -136,7 +137,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return {metric: math.nan} if metric else {}
 
 
+def _restore_start_method_in_joblib_workers() -> None:
+    """joblib's loky workers make "loky" the default start method, whose processes DataLoader
+    workers cannot use (AttributeError: 'Process' object has no attribute 'env'). Inside such a
+    worker (``hydra/launcher=joblib``), go back to the platform's default."""
+    if multiprocessing.get_start_method(allow_none=True) == "loky":
+        multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
+
+
 def _fit(cfg: DictConfig) -> dict[str, float]:
+    _restore_start_method_in_joblib_workers()
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.output_dir)

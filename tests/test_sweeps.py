@@ -38,7 +38,8 @@ def test_joblib_sweep_of_four_runs_then_compare(tmp_path):
         "name=grid",
         "color_space=lab,rgb",
         "model.lambda_l1=10,100",
-        *pix2pix_args(root, epochs=1),
+        *(a for a in pix2pix_args(root, epochs=1) if not a.startswith("data.num_workers")),
+        "data.num_workers=1",  # DataLoader workers inside joblib's loky workers
         "model.n_epochs_decay=1",
     ]
     run_train(args, cwd=tmp_path, OMP_NUM_THREADS="1")
