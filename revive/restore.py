@@ -58,7 +58,7 @@ REVIVED_SUFFIX = "_revived.png"
 COMPARE_SUFFIX = "_compare.jpg"
 # Full-resolution pixels merged per step, and luminance held while a batch of files fills up:
 # together they bound the memory of a revival, whatever the size of the scans.
-MERGE_PIXELS = 1 << 18  # small enough to stay in cache: faster than big bands
+MERGE_PIXELS = 1 << 20  # bands of 1 MP: cache-friendly, few enough to keep thread sync cheap
 PENDING_PIXELS = 16_000_000
 
 
