@@ -1,0 +1,14 @@
+"""Speed and memory benchmarks: ``python -m revive.bench [NAME]`` (``make bench`` runs them all).
+
+Every speed is measured against a plain baseline in the same run, alternating the two, each
+measurement in a fresh process so that its peak RSS is its own:
+
+- ``pix2pix_step``: images/s of a training step (one D + one G step, LAB 1->2, 256x256) with the
+  training defaults of this machine, against the official step in plain eager fp32;
+- ``dncnn_step``: patches/s of a DnCNN training step, against the plain fp32 step;
+- ``dncnn_infer``: megapixels/s of DnCNN inference with BatchNorm folded, against unfused;
+- ``revive_24mp``: seconds and peak RSS to revive a 24 MP scan (with and without denoising);
+- ``data_<name>``: training samples/s of one DataLoader worker for each datamodule.
+
+Records go to a JSON list (``--json PATH``) and to a table on the terminal.
+"""

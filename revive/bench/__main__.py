@@ -1,4 +1,4 @@
-"""``python -m revive.bench [NAME] [--batch-size N] [--steps N] [--json PATH]``: see ``revive.bench``."""
+"""``python -m revive.bench [NAME] [--batch-size N] [--steps N] [--json PATH]``."""
 
 from __future__ import annotations
 
@@ -9,11 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
-
-from revive.bench.report import table
 from revive.bench.suite import BENCHMARKS, run_benchmark
-from revive.io import atomic_path
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -36,6 +32,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--repeats", type=int, help="measurements of ours and the baseline, alternated"
     )
     parser.add_argument(
+        "--megapixels", type=float, help="revive_24mp: size of the scan (default: 24)"
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         help="write the records here (default: outputs/bench/bench_<time>.json)",
@@ -46,13 +45,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="Hydra override of the training config for *_step, e.g. trainer.precision=32-true",
+        help="Hydra override of the training config of *_step (repeatable), "
+        "e.g. -o trainer.precision=32-true",
     )
     args = parser.parse_args(argv)
     for flag in ("batch_size", "steps", "repeats"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1 (got {value})")
+    if args.megapixels is not None and args.megapixels <= 0:
+        parser.error(f"--megapixels must be positive (got {args.megapixels})")
     if args.warmup is not None and args.warmup < 0:
         parser.error(f"--warmup must be 0 or more (got {args.warmup})")
     return args
@@ -60,7 +62,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    from rich.console import Console
+
+    from revive.bench.report import table
+    from revive.io import atomic_path
+
     console = Console()
+    if not console.is_terminal:  # a log file or a pipe: keep each row on one line
+        console = Console(width=200)
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
     path = args.json or Path("outputs/bench") / time.strftime("bench_%Y%m%d-%H%M%S.json")
     records: list[dict] = []

@@ -24,15 +24,16 @@ import torch
 RESULT_MARK = "@@revive-bench-result@@ "
 
 
-def peak_rss_mb() -> float:
-    """The highest resident set size this process has reached, in MiB."""
+def peak_rss_mb(children: bool = False) -> float:
+    """The highest resident set size this process (or its largest finished child) reached, MiB."""
     try:
         import resource
-    except ImportError:  # Windows
+    except ImportError:  # Windows: no record of finished children
         import psutil
 
-        return psutil.Process().memory_info().peak_wset / 2**20
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return 0.0 if children else psutil.Process().memory_info().peak_wset / 2**20
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    peak = resource.getrusage(who).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
 
 
@@ -131,5 +132,42 @@ def child_main(argv: Sequence[str]) -> None:
     print(RESULT_MARK + json.dumps(result), flush=True)
 
 
-def median(values: Sequence[float]) -> float:
-    return float(statistics.median(values))
+def significant(value: float, digits: int = 4) -> float:
+    """``value`` rounded to ``digits`` significant digits (speeds span 0.01 to 1000s)."""
+    return float(f"{value:.{digits}g}")
+
+
+class Runs:
+    """The results of repeated measurements of one variant."""
+
+    def __init__(self) -> None:
+        self.runs: list[dict[str, Any]] = []
+
+    def median(self, key: str) -> float:
+        return float(statistics.median(r[key] for r in self.runs))
+
+    def summary(self, key: str, prefix: str = "") -> dict[str, Any]:
+        """``{key: median, peak_rss_mb: max, runs_key: [...]}``, names prefixed by ``prefix``."""
+        return {
+            prefix + key: significant(self.median(key)),
+            prefix + "peak_rss_mb": max(r["peak_rss_mb"] for r in self.runs),
+            prefix + "runs_" + key: [significant(r[key]) for r in self.runs],
+        }
+
+
+def alternate(
+    ours: str,
+    baseline: str,
+    repeats: int,
+    ours_args: dict[str, Any],
+    base_args: dict[str, Any] | None = None,
+) -> tuple[Runs, Runs]:
+    """Measure ``ours`` and ``baseline`` (``module:function`` targets) in turns, each time in a
+    fresh process, so that load from other work on the machine slows both alike."""
+    mine, theirs = Runs(), Runs()
+    for _ in range(repeats):
+        mine.runs.append(run_isolated(ours, **ours_args))
+        theirs.runs.append(
+            run_isolated(baseline, **(ours_args if base_args is None else base_args))
+        )
+    return mine, theirs

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from revive.bench.common import Clock, default_device, median, run_isolated
+from revive.bench.common import Clock, alternate, default_device, significant
 from revive.bench.fit import optimizer_name, time_fit, training_config
 from revive.color import LabSpace
 from revive.nets import PatchDiscriminator, UnetGenerator, init_weights
@@ -144,13 +144,14 @@ def pix2pix_step(
     records = []
     for batch_size in batch_sizes:
         args = {"batch_size": batch_size, "steps": steps, "warmup": warmup}
-        ours, base = [], []
-        for _ in range(repeats):
-            ours.append(run_isolated(f"{TARGET}:measure_training", **args, overrides=overrides))
-            base.append(run_isolated(f"{TARGET}:measure_baseline", **args))
-        speed = median([r["images_per_s"] for r in ours])
-        base_speed = median([r["images_per_s"] for r in base])
-        first = ours[0]
+        ours, base = alternate(
+            f"{TARGET}:measure_training",
+            f"{TARGET}:measure_baseline",
+            repeats,
+            {**args, "overrides": list(overrides)},
+            base_args=args,
+        )
+        first = ours.runs[0]
         settings = f"{first['precision']}, {first['optimizer']}" + "".join(
             f", {flag}" for flag in ("channels_last", "compile") if first[flag]
         )
@@ -159,11 +160,9 @@ def pix2pix_step(
                 "name": "pix2pix_step",
                 "metric": "images_per_s",
                 "batch_size": batch_size,
-                "images_per_s": round(speed, 3),
-                "baseline_images_per_s": round(base_speed, 3),
-                "speedup": round(speed / base_speed, 3),
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in ours),
-                "baseline_peak_rss_mb": max(r["peak_rss_mb"] for r in base),
+                **ours.summary("images_per_s"),
+                **base.summary("images_per_s", prefix="baseline_"),
+                "speedup": significant(ours.median("images_per_s") / base.median("images_per_s")),
                 "settings": settings,
                 "precision": first["precision"],
                 "channels_last": first["channels_last"],
@@ -173,8 +172,6 @@ def pix2pix_step(
                 "steps": steps,
                 "warmup": warmup,
                 "repeats": repeats,
-                "runs_images_per_s": [round(r["images_per_s"], 3) for r in ours],
-                "baseline_runs_images_per_s": [round(r["images_per_s"], 3) for r in base],
             }
         )
     return records

@@ -1,14 +1,19 @@
-"""The benchmarks by name, and how the command line's options reach each of them."""
+"""The benchmarks by name, and how the command line's options reach each of them.
+
+The benchmark modules (torch, Lightning) are imported when a benchmark runs, so that ``--help``
+and argument errors answer at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from revive.bench import pix2pix
-
 Records = list[dict[str, Any]]
+# The datamodules with a training split (family scans have no color truth to train on).
+DATASETS = ("samples", "folder", "celeba", "colorization", "art", "mix")
 
 
 def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
@@ -17,14 +22,45 @@ def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 
 
 def _pix2pix_step(args: argparse.Namespace) -> Records:
+    from revive.bench import pix2pix
+
     kwargs = _given(args, "steps", "warmup", "repeats")
     if args.batch_size is not None:
         kwargs["batch_sizes"] = (args.batch_size,)
     return pix2pix.pix2pix_step(overrides=args.override, **kwargs)
 
 
+def _dncnn_step(args: argparse.Namespace) -> Records:
+    from revive.bench import dncnn
+
+    kwargs = _given(args, "batch_size", "steps", "warmup", "repeats")
+    return dncnn.dncnn_step(overrides=args.override, **kwargs)
+
+
+def _dncnn_infer(args: argparse.Namespace) -> Records:
+    from revive.bench import dncnn
+
+    return dncnn.dncnn_infer(**_given(args, "batch_size", "steps", "warmup", "repeats"))
+
+
+def _revive_24mp(args: argparse.Namespace) -> Records:
+    from revive.bench import revival
+
+    return revival.revive_24mp(**_given(args, "megapixels", "repeats"))
+
+
+def _data(name: str, args: argparse.Namespace) -> Records:
+    from revive.bench import data
+
+    return data.data_benchmark(name, **_given(args, "batch_size", "steps", "warmup", "repeats"))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Records]] = {
     "pix2pix_step": _pix2pix_step,
+    "dncnn_step": _dncnn_step,
+    "dncnn_infer": _dncnn_infer,
+    "revive_24mp": _revive_24mp,
+    **{f"data_{name}": functools.partial(_data, name) for name in DATASETS},
 }
 
 

@@ -1,0 +1,107 @@
+"""``python -m revive.bench``: tiny runs of every benchmark, checked for correctness only.
+
+No timing is asserted (CI machines differ); the records must carry their contract fields with
+finite, positive values, and ratios must be the ratios of the speeds they sit next to.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from revive import speed
+from revive.bench import data, dncnn, revival
+from revive.bench.__main__ import main
+from revive.bench.suite import BENCHMARKS, DATASETS
+
+
+def positive(value) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+def check_ratio(record: dict) -> None:
+    metric = record["metric"]
+    ratio = record[metric] / record["baseline_" + metric]
+    assert record["speedup"] == pytest.approx(ratio, rel=0.01)
+
+
+def run_cli(tmp_path, *args: str) -> list[dict]:
+    out = tmp_path / "bench.json"
+    assert main([*args, "--json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_every_benchmark_of_the_issue_is_registered():
+    names = {"pix2pix_step", "dncnn_step", "dncnn_infer", "revive_24mp"}
+    names |= {f"data_{n}" for n in ("samples", "folder", "celeba", "colorization", "art", "mix")}
+    assert names <= set(BENCHMARKS)
+
+
+@pytest.mark.slow
+def test_pix2pix_step_command_writes_the_contract_record(tmp_path):
+    (record,) = run_cli(
+        tmp_path, "pix2pix_step", "--steps", "2", "--batch-size", "1", "--warmup", "0",
+        "--repeats", "1",
+    )  # fmt: skip
+    assert record["name"] == "pix2pix_step" and record["batch_size"] == 1
+    for key in ("images_per_s", "baseline_images_per_s", "peak_rss_mb", "baseline_peak_rss_mb"):
+        assert positive(record[key]), key
+    check_ratio(record)
+    # measured with the training defaults of this machine
+    assert record["precision"] == speed.resolve_precision("auto", "auto")
+    assert record["overrides"] == [] and record["steps"] == 2
+
+
+def test_module_entry_point_lists_the_benchmarks():
+    done = subprocess.run(
+        [sys.executable, "-m", "revive.bench", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "pix2pix_step" in done.stdout and "--json" in done.stdout
+
+
+def test_dncnn_step_measures_the_configured_module_and_the_plain_step():
+    ours = dncnn.measure_step(4, steps=1, warmup=1, overrides=["trainer.precision=32-true"])
+    base = dncnn.measure_step_baseline(4, steps=1, warmup=1)
+    assert positive(ours["patches_per_s"]) and positive(base["patches_per_s"])
+    assert ours["settings"].startswith("32-true")
+
+
+def test_dncnn_infer_fused_and_eager_both_run():
+    for fused in (True, False):
+        result = dncnn.measure_infer(1, steps=1, warmup=0, fused=fused, tile=64)
+        assert positive(result["megapixels_per_s"])
+
+
+@pytest.mark.slow
+def test_revival_of_a_scan_with_and_without_denoiser(tmp_path):
+    height, width = revival.write_scan(tmp_path / "scan.jpg", megapixels=0.05)
+    assert width * height == pytest.approx(0.05e6, rel=0.05) and width > height
+    colorizer, denoiser = revival.write_weights(tmp_path)
+    for noise_net in (None, denoiser):
+        out = tmp_path / f"out_{noise_net is None}"
+        result = revival.measure_revival(
+            str(tmp_path / "scan.jpg"), str(out), str(colorizer), noise_net and str(noise_net)
+        )
+        assert positive(result["seconds"])
+        assert len(list(out.glob("*_revived.png"))) == 1
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_each_datamodule_loads_its_synthetic_layout(tmp_path, name):
+    overrides = data.prepare(name, tmp_path, count=8)
+    result = data.measure_loader(name, overrides, batch_size=2, steps=2, warmup=1)
+    assert positive(result["samples_per_s"]) and positive(result["worker_peak_rss_mb"])
+    assert result["sample"].endswith("[3, 256, 256]")
+
+
+def test_bad_options_are_refused_with_the_reason(capsys):
+    with pytest.raises(SystemExit):
+        main(["pix2pix_step", "--steps", "0"])
+    assert "--steps must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["no_such_bench"])
+    assert "invalid choice" in capsys.readouterr().err
