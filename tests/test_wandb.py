@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +33,8 @@ def wandb_records(path: Path) -> Iterator[pb.Record]:
             pos += BLOCK - pos % BLOCK
             continue
         _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if pos + 7 + length > len(data):  # a record still being written
+            break
         chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
         if kind == FULL:
             yield pb.Record.FromString(chunk)
@@ -43,6 +46,18 @@ def wandb_records(path: Path) -> Iterator[pb.Record]:
             yield pb.Record.FromString(pending + chunk)
         else:  # zero fill at the end of the file
             break
+
+
+def finished_run_records(offline: Path, timeout: float = 60.0) -> list[pb.Record]:
+    """The records of a finished offline run. wandb's writer process may still be flushing the
+    file when ``finish()`` returns, so wait for the run's exit record."""
+    (path,) = offline.glob("run-*.wandb")
+    deadline = time.monotonic() + timeout
+    while True:
+        records = list(wandb_records(path))
+        if any(r.HasField("exit") for r in records) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)
 
 
 def test_tags_name_the_model_data_space_and_lambda():
@@ -88,10 +103,9 @@ def test_offline_run_holds_config_metrics_panels_group_and_tags(make_cfg, tmp_pa
     metrics = train(cfg)
     run_dir = tmp_path / "run"
     (offline,) = (run_dir / "wandb").glob("offline-run-*")
-    (record_file,) = offline.glob("run-*.wandb")
-    records = list(wandb_records(record_file))
+    records = finished_run_records(offline)
     kinds = {r.WhichOneof("record_type") for r in records}
-    assert {"run", "config", "history"} <= kinds
+    assert {"run", "config", "history", "exit"} <= kinds
 
     (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
     assert run.run_group == "lab_vs_rgb"  # the sweep's name
