@@ -35,14 +35,22 @@ def test_any_size_and_residual_output() -> None:
         torch.testing.assert_close(out, y - net.residual(y))
 
 
-def test_he_initialization() -> None:
+def test_the_papers_initialization() -> None:
+    """He normal convs (std sqrt(2 / (9 * 64))), small random BN scales (|gamma| >= 0.025)."""
     torch.manual_seed(0)
-    net = DnCNN(depth=5)
-    middle = net.model[2].weight  # 64 x 64 x 3 x 3: fan_in 576, He std sqrt(2 / 576)
-    assert middle.std().item() == pytest.approx((2 / 576) ** 0.5, rel=0.03)
+    net = DnCNN(depth=6)
+    he = (2 / (9 * 64)) ** 0.5
+    middle = torch.cat([net.model[i].weight.flatten() for i in (2, 5, 8)])
+    assert middle.std().item() == pytest.approx(he, rel=0.03)
     assert net.model[0].bias.abs().max().item() == 0
-    bn = net.model[3]
-    assert torch.equal(bn.weight, torch.ones(64)) and torch.equal(bn.bias, torch.zeros(64))
+    gammas = torch.cat([m.weight for m in net.modules() if isinstance(m, nn.BatchNorm2d)])
+    assert gammas.abs().min().item() >= 0.025
+    assert (gammas > 0).any() and (gammas < 0).any()
+    assert gammas.abs().max().item() < 0.5
+    # Small scales keep the first residuals small: the output starts near the noisy input.
+    y = torch.rand(2, 1, 40, 40)
+    with torch.no_grad():
+        assert net.residual(y).abs().mean().item() < 0.1
 
 
 def test_depth_below_three_is_refused() -> None:

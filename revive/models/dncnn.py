@@ -90,8 +90,11 @@ class DnCNNModule(L.LightningModule):
         # The same noise for image i in every epoch, so that val/psnr curves compare.
         generator = torch.Generator(clean.device).manual_seed(batch_idx)
         noisy = clean + gaussian_noise(clean, float(self.hparams.val_sigma), generator)
-        denoised = quantize(self.net(noisy))
-        metrics.update(denoised, clean)
+        denoised = quantize(self.net(noisy).float())
+        # SSIM's local variances cancel catastrophically in bf16: score in fp32 whatever the
+        # trainer's precision (bf16-mixed autocast would otherwise give SSIM near 0).
+        with torch.autocast(clean.device.type, enabled=False):
+            metrics.update(denoised, clean.float())
         self.log_dict(metrics, on_epoch=True, batch_size=clean.shape[0])
         if stage == "val":
             self._collect_panel(noisy.clamp(0, 1), denoised, clean)

@@ -84,16 +84,26 @@ class DnCNN(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """He et al. (2015) normal init for the convs, as the DnCNN paper states (Sec. IV-A; its
-        MatConvNet code draws sqrt(2 / (9 * 64)) * randn); zero biases, BN gamma 1 and beta 0.
-        KAIR and cszn's PyTorch port use orthogonal init instead, which trains equally well."""
+        """The paper's init (He et al. 2015, as in cszn's MatConvNet ``DnCNN_init.m``).
+
+        Every conv draws N(0, 2 / (9 * features)), the He std of a 3x3 conv over ``features``
+        channels; biases are 0. BN starts with small random scales, N(0, 2 / (9 * 64)) pushed
+        away from 0 to at least 0.025 in magnitude, and zero shifts, so the first residuals are
+        small and the output starts near the noisy input. (KAIR and cszn's PyTorch port use
+        orthogonal convs and BN scales of 1 instead.)
+        """
+        std = (2.0 / (9 * self.features)) ** 0.5
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+                nn.init.normal_(m.weight, 0.0, std)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
+                with torch.no_grad():
+                    gamma = torch.randn_like(m.weight) * (2.0 / (9 * 64)) ** 0.5
+                    m.weight.copy_(
+                        torch.where(gamma >= 0, gamma.clamp(min=0.025), gamma.clamp(max=-0.025))
+                    )
                 nn.init.zeros_(m.bias)
 
     def residual(self, y: torch.Tensor) -> torch.Tensor:
