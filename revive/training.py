@@ -207,6 +207,7 @@ def _refuse_script_relaunch_in_sweep(trainer: L.Trainer) -> None:
     if (
         in_multirun()
         and isinstance(launcher, _SubprocessScriptLauncher)
+        and launcher.num_processes > 1
         and not trainer.strategy.cluster_environment.creates_processes_externally
     ):
         raise RuntimeError(
