@@ -148,8 +148,6 @@ def test_offline_run_holds_config_metrics_panels_group_and_tags(make_cfg, tmp_pa
     )
     train(second)
     (offline2,) = (tmp_path / "run2" / "wandb").glob("offline-run-*")
-    (run2,) = [
-        r.run for r in wandb_records(next(offline2.glob("run-*.wandb"))) if r.HasField("run")
-    ]
+    (run2,) = [r.run for r in finished_run_records(offline2) if r.HasField("run")]
     assert run2.run_id == folder_run_id(tmp_path / "run2") != run.run_id
     assert "rgb" in run2.tags and run2.run_group == "lab_vs_rgb"
