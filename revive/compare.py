@@ -364,7 +364,7 @@ def plot_samples(
             else:
                 ax.axis("off")
         axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle("the same validation images through each run")
+    fig.suptitle("the same images through each run")
     fig.subplots_adjust(wspace=0.04, hspace=0.04)
     return _save(fig, dest)
 
