@@ -93,6 +93,23 @@ def test_channels_last_and_fused_adam_compute_the_same_step():
         assert max(diffs) < 2e-6
 
 
+def test_g_step_under_bf16_autocast_is_scored_by_the_updated_discriminator():
+    """Lightning runs the whole manual-optimization step inside one autocast region, whose cache
+    keeps bf16 copies of weights that require grad. D is frozen before G's step, so G must be
+    scored with D's updated weights rather than stale cached copies."""
+    torch.manual_seed(0)
+    d_opt = functools.partial(torch.optim.Adam, lr=0.05, betas=(0.5, 0.999))  # a large D move
+    model = Pix2Pix(**TINY_NETS, optimizer_d=d_opt)
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    model.discriminator.register_forward_hook(lambda m, args, out: seen.append((args[0], out)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        run_module_step(model, rgb_batch())
+    (_, before_fake), (_, before_real), (g_pair, g_logits) = seen
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+        fresh = model.discriminator(g_pair.detach())
+    torch.testing.assert_close(g_logits.detach(), fresh, rtol=0, atol=0)
+
+
 def test_compile_keeps_the_official_state_dict_keys():
     plain, compiled = Pix2Pix(**TINY_NETS), Pix2Pix(**TINY_NETS, compile=True)
     assert compiled.generator.state_dict().keys() == plain.generator.state_dict().keys()
