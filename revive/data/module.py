@@ -12,7 +12,7 @@ from typing import Any
 import lightning as L
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from revive.data.transforms import eval_transform, train_transform
+from revive.data.transforms import eval_transform, seed_worker, train_transform
 
 SPLITS = ("train", "val", "test")
 
@@ -41,7 +41,7 @@ class ImageDataModule(L.LightningDataModule):
         self.persistent_workers = persistent_workers and num_workers > 0
         self.load_size, self.crop_size, self.seed = load_size, crop_size, seed
         self.flip, self.random_resized_crop = flip, random_resized_crop
-        self.train_tf = train_transform(load_size, crop_size, flip, random_resized_crop)
+        self.train_tf = train_transform(load_size, crop_size, flip, random_resized_crop, seed)
         self.eval_tf = eval_transform(crop_size)
         self.datasets: dict[str, Dataset] = {}
 
@@ -83,6 +83,7 @@ class ImageDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,
+            worker_init_fn=seed_worker if self.num_workers > 0 else None,
             drop_last=split == "train" and per_epoch > self.batch_size,
         )
 

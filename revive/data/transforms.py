@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import albumentations as A
 import cv2
+import torch
+from lightning.fabric.utilities.seed import pl_worker_init_function
+from torch.utils.data import ConcatDataset, Dataset, Subset, get_worker_info
 
 
 def train_transform(
@@ -13,6 +16,7 @@ def train_transform(
     crop_size: int = 256,
     flip: bool = True,
     random_resized_crop: Sequence[float] | None = None,
+    seed: int | None = None,
 ) -> A.Compose:
     """The seed's augmentation: resize to ``load_size``, random ``crop_size`` crop, random h-flip.
 
@@ -33,9 +37,33 @@ def train_transform(
     steps.append(A.RandomCrop(crop_size, crop_size))
     if flip:
         steps.append(A.HorizontalFlip(p=0.5))
-    return A.Compose(steps)
+    return A.Compose(steps, seed=seed)
 
 
 def eval_transform(crop_size: int = 256) -> A.Compose:
     """Validation and test: a plain resize to ``crop_size`` so that metrics are repeatable."""
     return A.Compose([A.Resize(crop_size, crop_size, interpolation=cv2.INTER_AREA)])
+
+
+def _transforms(dataset: Dataset) -> Iterator[A.Compose]:
+    """The albumentations pipelines a dataset (or a concat/subset of datasets) applies."""
+    if isinstance(dataset, ConcatDataset):
+        for part in dataset.datasets:
+            yield from _transforms(part)
+    elif isinstance(dataset, Subset):
+        yield from _transforms(dataset.dataset)
+    elif isinstance(getattr(dataset, "transform", None), A.Compose):
+        yield dataset.transform
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: seed python/numpy/torch as Lightning does, and reseed the
+    augmentation pipelines, which keep their own generator that no global seed reaches.
+
+    Without this every worker would replay the same augmentations (all start from one copied
+    state), and ``seed_everything`` would not make augmentation reproducible.
+    """
+    pl_worker_init_function(worker_id)
+    info = get_worker_info()
+    for transform in _transforms(info.dataset):
+        transform.set_random_seed(torch.initial_seed() % 2**32)
