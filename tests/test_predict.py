@@ -40,7 +40,12 @@ def colorizer(tmp_path_factory) -> Path:
 def save_dncnn(path: Path, depth: int = 5, features: int = 8) -> Path:
     """A small DnCNN with BatchNorm, saved in our state-dict layout."""
     torch.manual_seed(1)
-    torch.save(DnCNN(channels=1, depth=depth, features=features, bn=True).state_dict(), path)
+    net = DnCNN(channels=1, depth=depth, features=features, bn=True)
+    with torch.no_grad():  # BN of unit scale: a residual far from zero, whatever the init
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+    torch.save(net.state_dict(), path)
     return path
 
 

@@ -45,9 +45,10 @@ def tiny_colorizer(out_channels: int = 2, seed: int = 0) -> UnetGenerator:
 def tiny_dncnn(features: int = 16, depth: int = 17, seed: int = 0) -> DnCNN:
     torch.manual_seed(seed)
     net = DnCNN(channels=1, depth=depth, features=features, bn=True)
-    with torch.no_grad():
+    with torch.no_grad():  # BN of unit scale and spread statistics: a residual far from zero
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 2.0)
     return net.eval()
