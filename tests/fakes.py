@@ -156,12 +156,11 @@ def make_family(root: str | Path) -> Path:
 
 
 # Hydra overrides for one batch per split (fast_dev_run) through a tiny but real Pix2Pix on CPU.
-TINY_TRAIN = [
-    "+trainer.fast_dev_run=true",
-    "logger=csv",
+TINY_PIX2PIX = [
     "model.generator.ngf=8",
     "model.generator.num_downs=6",
     "model.discriminator.ndf=8",
     "data.load_size=72",
     "data.crop_size=64",
 ]
+TINY_TRAIN = ["+trainer.fast_dev_run=true", "logger=csv", *TINY_PIX2PIX]

@@ -10,14 +10,9 @@ from PIL import Image
 
 from revive.models.pix2pix import Pix2Pix
 from revive.training import train
+from tests.fakes import TINY_PIX2PIX
 
-TINY = [
-    "model.generator.ngf=8",
-    "model.generator.num_downs=6",
-    "model.discriminator.ndf=8",
-    "data.load_size=72",
-    "data.crop_size=64",
-]
+TINY = TINY_PIX2PIX
 
 
 def write_images(folder, n=6, size=(80, 70)):

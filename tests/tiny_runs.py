@@ -25,19 +25,11 @@ from omegaconf import read_write
 
 from revive.callbacks import capture_rng_states
 from revive.io import save_image
-from tests.fakes import fake_photos
+from tests.fakes import TINY_PIX2PIX, fake_photos
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN_PY = REPO / "train.py"
 
-# A real pix2pix at a size that trains in a fraction of a second per step.
-TINY_PIX2PIX = [
-    "model.generator.ngf=8",
-    "model.generator.num_downs=6",
-    "model.discriminator.ndf=8",
-    "data.load_size=72",
-    "data.crop_size=64",
-]
 # A 3-layer DnCNN on 16x16 patches.
 TINY_DNCNN = [
     "model.net.depth=3",
