@@ -12,6 +12,7 @@ rounded to 8 bits, over all channels, with no border cropped.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.utils.mkldnn
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
@@ -65,6 +67,19 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def denoising_forward(net: DnCNN, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``net``'s forward; on a CPU with oneDNN, in its blocked layout with the weights reordered
+    once instead of at every conv: about 30% faster for the same outputs."""
+    if device.type != "cpu" or not torch.backends.mkldnn.is_available():
+        return net
+    layers = torch.utils.mkldnn.to_mkldnn(copy.deepcopy(net.model).float())
+
+    def forward(noisy: torch.Tensor) -> torch.Tensor:
+        return noisy - layers(noisy.to_mkldnn()).to_dense()
+
+    return forward
+
+
 @torch.inference_mode()
 def evaluate_denoiser(
     net: DnCNN,
@@ -78,7 +93,8 @@ def evaluate_denoiser(
 
     Use a BN-fused net in eval mode (``load_denoiser`` returns one): it is faster and exact.
     """
-    net = net.to(device).eval()
+    device = torch.device(device)
+    forward = denoising_forward(net.to(device).eval(), device)
     rows = []
     paths = image_folder(test_dir, "data.test_dir")
     for path in tqdm(
@@ -90,7 +106,7 @@ def evaluate_denoiser(
         clean = read_clean(path, net.channels)
         noisy = kair_noisy(clean.astype(np.float32) / 255.0, sigma, seed)
         noisy_t = torch.from_numpy(noisy.transpose(2, 0, 1)).unsqueeze(0).to(device)
-        denoised = to_uint8(net(noisy_t))
+        denoised = to_uint8(forward(noisy_t))
         rows.append(
             {
                 "image": path.name,

@@ -13,7 +13,13 @@ import torch
 from PIL import Image
 
 from revive.data.degradations import kair_noisy
-from revive.evaluation import evaluate, evaluate_denoiser, psnr_8bit, ssim_8bit
+from revive.evaluation import (
+    denoising_forward,
+    evaluate,
+    evaluate_denoiser,
+    psnr_8bit,
+    ssim_8bit,
+)
 from revive.nets.dncnn import DnCNN
 from revive.weights.dncnn import load_denoiser
 from tests.conftest import REPO, require_shared
@@ -151,3 +157,11 @@ def test_cdncnn_b_reproduces_the_paper_on_cbsd68() -> None:
     table = evaluate_denoiser(net, require_shared("CBSD68"), sigma=25, progress=False)
     assert len(table) == 68
     assert table["psnr"].mean() == pytest.approx(31.23, abs=0.05)
+
+
+def test_the_cpu_fast_path_gives_the_same_outputs() -> None:
+    net = DnCNN(channels=3, depth=5, features=16).eval().fuse_bn()
+    y = torch.rand(1, 3, 33, 47)
+    with torch.inference_mode():
+        fast = denoising_forward(net, torch.device("cpu"))(y)
+        assert (fast - net(y)).abs().max().item() <= 1e-5

@@ -100,7 +100,7 @@ def test_fast_dev_run_through_hydra(make_cfg, tmp_path: Path, model: str) -> Non
     train_dir = write_images(tmp_path / "train", 2, 48, mode)
     val_dir = write_images(tmp_path / "val", 2, 32, mode)
     overrides = [f"model={model}", "data=denoise", f"data.root={train_dir}"]
-    overrides += [f"data.val_dir={val_dir}", "data.batch_size=2", "trainer.fast_dev_run=true"]
+    overrides += [f"data.val_dir={val_dir}", "data.batch_size=2", "+trainer.fast_dev_run=true"]
     if channels == 3:
         overrides.append("data.channels=3")
     cfg = make_cfg("train", overrides)
