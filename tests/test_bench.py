@@ -63,17 +63,20 @@ def test_module_entry_point_lists_the_benchmarks():
     assert done.returncode == 0 and "pix2pix_step" in done.stdout and "--json" in done.stdout
 
 
-def test_dncnn_step_measures_the_configured_module_and_the_plain_step():
-    ours = dncnn.measure_step(4, steps=1, warmup=1, overrides=["trainer.precision=32-true"])
-    base = dncnn.measure_step_baseline(4, steps=1, warmup=1)
-    assert positive(ours["patches_per_s"]) and positive(base["patches_per_s"])
-    assert ours["settings"].startswith("32-true")
+def test_dncnn_step_pairs_the_configured_module_with_the_plain_step():
+    result = dncnn.measure_step(4, steps=1, warmup=1, overrides=["trainer.precision=32-true"])
+    assert positive(result["ours_per_s"]) and positive(result["baseline_per_s"])
+    assert len(result["ours_step_s"]) == len(result["baseline_step_s"]) == 1
+    assert result["settings"].startswith("32-true")
+    assert positive(dncnn.measure_step_baseline(4, steps=1, warmup=0)["patches_per_s"])
 
 
-def test_dncnn_infer_fused_and_eager_both_run():
-    for fused in (True, False):
-        result = dncnn.measure_infer(1, steps=1, warmup=0, fused=fused, tile=64)
-        assert positive(result["megapixels_per_s"])
+def test_dncnn_infer_pairs_fused_with_eager():
+    result = dncnn.measure_infer(1, steps=2, warmup=1, tile=64)
+    assert positive(result["ours_per_s"]) and positive(result["baseline_per_s"])
+    assert len(result["ours_step_s"]) == 2
+    alone = dncnn.measure_infer(1, steps=1, warmup=0, fused=False, tile=64)
+    assert positive(alone["megapixels_per_s"])
 
 
 @pytest.mark.slow

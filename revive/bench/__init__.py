@@ -1,7 +1,8 @@
 """Speed and memory benchmarks: ``python -m revive.bench [NAME]`` (``make bench`` runs them all).
 
-Every speed is measured against a plain baseline in the same run, alternating the two, each
-measurement in a fresh process so that its peak RSS is its own:
+Every speed is measured against a plain baseline in the same run: in one process the two take
+turns step by step, so that load from other work on the machine slows both alike. Peak RSS
+comes from a fresh process for each variant alone:
 
 - ``pix2pix_step``: images/s of a training step (one D + one G step, LAB 1->2, 256x256) with the
   training defaults of this machine, against the official step in plain eager fp32;

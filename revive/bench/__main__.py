@@ -29,7 +29,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, help="untimed steps before each measurement")
     parser.add_argument(
-        "--repeats", type=int, help="measurements of ours and the baseline, alternated"
+        "--repeats",
+        type=int,
+        help="measuring processes (ours and the baseline alternate step by step in each)",
     )
     parser.add_argument(
         "--megapixels", type=float, help="revive_24mp: size of the scan (default: 24)"

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,39 @@ class Clock:
         return self.end - self.begin
 
 
+def timed(fn: Callable[..., Any], *args: Any, device: torch.device) -> float:
+    """Seconds that ``fn(*args)`` takes, its queued GPU work included."""
+    clock = Clock(device)
+    clock.start()
+    fn(*args)
+    clock.stop()
+    return clock.seconds
+
+
+@dataclass
+class PairedTimes:
+    """Seconds per step of ours and of the baseline, measured in turns, warm-up steps included.
+
+    Alternating step by step is what makes the ratio trustworthy on a shared machine: a burst
+    of outside load slows a step of each rather than the whole of one measurement.
+    """
+
+    ours: list[float] = field(default_factory=list)
+    baseline: list[float] = field(default_factory=list)
+
+    def rates(self, units_per_step: float, warmup: int) -> dict[str, Any]:
+        """Units/s of ours and of the baseline over the steps after ``warmup``."""
+        ours, base = self.ours[warmup:], self.baseline[warmup:]
+        if not ours or len(ours) != len(base):
+            raise RuntimeError(f"expected paired timed steps, got {len(ours)} and {len(base)}")
+        return {
+            "ours_per_s": units_per_step * len(ours) / sum(ours),
+            "baseline_per_s": units_per_step * len(base) / sum(base),
+            "ours_step_s": [significant(t) for t in ours],
+            "baseline_step_s": [significant(t) for t in base],
+        }
+
+
 def run_isolated(target: str, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
     """Run ``module:function(**kwargs)`` in a fresh interpreter and return its dict result.
 
@@ -129,6 +163,8 @@ def child_main(argv: Sequence[str]) -> None:
     fn: Callable[..., dict[str, Any]] = getattr(importlib.import_module(module), name)
     result = fn(**kwargs)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     print(RESULT_MARK + json.dumps(result), flush=True)
 
 
@@ -147,27 +183,42 @@ class Runs:
         return float(statistics.median(r[key] for r in self.runs))
 
     def summary(self, key: str, prefix: str = "") -> dict[str, Any]:
-        """``{key: median, peak_rss_mb: max, runs_key: [...]}``, names prefixed by ``prefix``."""
-        return {
+        """``{key: median, peak_rss_mb: max, runs_key: [...]}``, names prefixed by ``prefix``
+        (and ``peak_gpu_mb`` when the runs used a GPU)."""
+        out = {
             prefix + key: significant(self.median(key)),
             prefix + "peak_rss_mb": max(r["peak_rss_mb"] for r in self.runs),
             prefix + "runs_" + key: [significant(r[key]) for r in self.runs],
         }
+        if any("peak_gpu_mb" in r for r in self.runs):
+            out[prefix + "peak_gpu_mb"] = max(r.get("peak_gpu_mb", 0.0) for r in self.runs)
+        return out
 
 
-def alternate(
-    ours: str,
-    baseline: str,
-    repeats: int,
-    ours_args: dict[str, Any],
-    base_args: dict[str, Any] | None = None,
-) -> tuple[Runs, Runs]:
-    """Measure ``ours`` and ``baseline`` (``module:function`` targets) in turns, each time in a
-    fresh process, so that load from other work on the machine slows both alike."""
-    mine, theirs = Runs(), Runs()
-    for _ in range(repeats):
-        mine.runs.append(run_isolated(ours, **ours_args))
-        theirs.runs.append(
-            run_isolated(baseline, **(ours_args if base_args is None else base_args))
-        )
-    return mine, theirs
+def paired_fields(
+    metric: str,
+    speed_runs: Sequence[dict[str, Any]],
+    ours_memory: dict[str, Any],
+    baseline_memory: dict[str, Any],
+) -> dict[str, Any]:
+    """Record fields from paired speed runs (``PairedTimes.rates`` results) and one isolated
+    run of each variant for its peak memory: ``metric``, ``baseline_<metric>``, ``speedup``,
+    ``peak_rss_mb``, ``baseline_peak_rss_mb``, the per-run values and the timed step seconds."""
+    ours = statistics.median(r["ours_per_s"] for r in speed_runs)
+    base = statistics.median(r["baseline_per_s"] for r in speed_runs)
+    fields = {
+        metric: significant(ours),
+        "baseline_" + metric: significant(base),
+        "speedup": significant(ours / base),
+        "peak_rss_mb": ours_memory["peak_rss_mb"],
+        "baseline_peak_rss_mb": baseline_memory["peak_rss_mb"],
+        "runs_" + metric: [significant(r["ours_per_s"]) for r in speed_runs],
+        "baseline_runs_" + metric: [significant(r["baseline_per_s"]) for r in speed_runs],
+        "step_s": [t for r in speed_runs for t in r["ours_step_s"]],
+        "baseline_step_s": [t for r in speed_runs for t in r["baseline_step_s"]],
+    }
+    for key in ("peak_gpu_mb",):
+        if key in ours_memory:
+            fields[key] = ours_memory[key]
+            fields["baseline_" + key] = baseline_memory.get(key)
+    return fields

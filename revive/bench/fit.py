@@ -2,7 +2,8 @@
 
 The model and the Trainer come from the same config train.py composes (so the same precision,
 memory format and optimizer options), and steps run through Lightning with its overhead
-included. Only data loading is left out: batches are ready in memory.
+included. Only data loading is left out: batches are ready in memory. A plain baseline can run
+after each step on the same batch, so that ours and the baseline alternate step by step.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
@@ -18,7 +19,7 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
-from revive.bench.common import Clock, default_device
+from revive.bench.common import Clock, PairedTimes, default_device, timed
 
 
 def quiet_lightning() -> None:
@@ -41,31 +42,40 @@ def training_config(overrides: Sequence[str] = ()) -> DictConfig:
         return compose("train", overrides=list(overrides))
 
 
-class _StepClock(L.Callback):
-    """Starts the clock before the first timed batch and stops it after the last."""
+class StepTimer(L.Callback):
+    """Times every training batch, from its start hook to its end hook (the training step with
+    Lightning's precision plugin, optimizer wrappers and logging), and then runs ``baseline`` on
+    the same batch and times it too, so that the two alternate step by step."""
 
-    def __init__(self, warmup: int, last: int, device: torch.device) -> None:
-        self.warmup, self.last, self.clock = warmup, last, Clock(device)
+    def __init__(self, device: torch.device, baseline: Callable[[Any], Any] | None = None) -> None:
+        self.device, self.baseline = device, baseline
+        self.times = PairedTimes()
+        self._clock = Clock(device)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
-        if batch_idx == self.warmup:
-            self.clock.start()
+        self._clock.start()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        if batch_idx == self.last:
-            self.clock.stop()
+        self._clock.stop()
+        self.times.ours.append(self._clock.seconds)
+        if self.baseline is not None:
+            self.times.baseline.append(timed(self.baseline, batch, device=self.device))
 
 
 def time_fit(
-    cfg: DictConfig, batches: Sequence[Any], warmup: int, seed: int = 0
-) -> tuple[float, L.LightningModule, L.Trainer]:
-    """Seconds that ``Trainer.fit`` spends on ``batches[warmup:]``, the model and the Trainer."""
+    cfg: DictConfig,
+    batches: Sequence[Any],
+    baseline: Callable[[Any], Any] | None = None,
+    seed: int = 0,
+) -> tuple[PairedTimes, L.LightningModule, L.Trainer]:
+    """``Trainer.fit`` on ``batches`` with ``baseline`` run after each step: the step times,
+    the model and the Trainer."""
     from hydra.utils import instantiate
 
     quiet_lightning()
     torch.manual_seed(seed)
     model = instantiate(cfg.model)
-    timer = _StepClock(warmup, len(batches) - 1, default_device())
+    timer = StepTimer(default_device(), baseline)
     with tempfile.TemporaryDirectory(prefix="revive-bench-") as tmp:
         trainer = instantiate(
             cfg.trainer,
@@ -81,7 +91,7 @@ def time_fit(
             num_sanity_val_steps=0,
         )
         trainer.fit(model, train_dataloaders=DataLoader(list(batches), batch_size=None))
-    return timer.clock.seconds, model, trainer
+    return timer.times, model, trainer
 
 
 def optimizer_name(optimizer: torch.optim.Optimizer) -> str:

@@ -4,28 +4,30 @@ Two measurements of the same work (LAB colorization, 1 -> 2 channels, 256x256 cr
 
 - **ours**: the Pix2Pix module built from ``conf/train.yaml`` exactly as ``train.py`` builds it
   (``model=pix2pix``, ``trainer: default``, so the precision, memory format and optimizer options
-  this machine trains with), driven by ``Trainer.fit`` with its overhead included (precision
-  plugin, manual optimization, logging). Only data loading is left out: the batches are ready in
+  this machine trains with), driven by ``Trainer.fit``; each step is timed from Lightning's
+  ``on_train_batch_start`` to ``on_train_batch_end`` (``training_step`` under the precision
+  plugin, the optimizer wrappers, logging). Data loading is left out: the batches are ready in
   memory (the ``data_<name>`` benchmarks time the loaders).
 - **baseline**: :class:`OfficialStep`, a plain eager fp32 re-implementation of the official
   ``pix2pix_model.optimize_parameters`` (contiguous tensors, no autocast, no compile, the default
   Adam), on the same networks and the same batches.
 
 Both turn the uint8 RGB batch into LAB on the device first (``LabSpace.split``), as our training
-does. Each measurement runs in its own process (honest peak RSS); the two alternate for
-``repeats`` rounds so that a machine busy with other work slows both alike, and the speedup is
-the ratio of their medians.
+does. The two alternate step by step in one process (the baseline runs after each of our steps,
+on the same batch), so that a machine busy with other work slows both alike; the speedup is the
+ratio of their images/s over the steps after the warm-up. Peak RSS comes from one more process
+for each, running it alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from revive.bench.common import Clock, alternate, default_device, significant
+from revive.bench.common import Clock, default_device, paired_fields, run_isolated
 from revive.bench.fit import optimizer_name, time_fit, training_config
 from revive.color import LabSpace
 from revive.nets import PatchDiscriminator, UnetGenerator, init_weights
@@ -102,56 +104,75 @@ def official_nets(seed: int = 0) -> tuple[UnetGenerator, PatchDiscriminator]:
     return generator, discriminator
 
 
-def measure_baseline(batch_size: int, steps: int, warmup: int, seed: int = 0) -> dict[str, Any]:
-    """Images/s of :class:`OfficialStep` (run in a child process by :func:`pix2pix_step`)."""
-    device = default_device()
+def official_baseline(device: torch.device, seed: int = 0) -> Callable[[dict], Any]:
+    """The baseline step on a batch dict: RGB -> LAB on the device, then :class:`OfficialStep`."""
     generator, discriminator = official_nets(seed)
     step = OfficialStep(generator.to(device).train(), discriminator.to(device).train())
-    space, clock = LabSpace(), Clock(device)
+    space = LabSpace()
+    return lambda batch: step(*space.split({"rgb": batch["rgb"].to(device)}))
+
+
+def measure_baseline(batch_size: int, steps: int, warmup: int, seed: int = 0) -> dict[str, Any]:
+    """Images/s of the baseline alone (child process: its peak RSS is the baseline's)."""
+    device = default_device()
+    step, clock = official_baseline(device, seed), Clock(device)
     for i, batch in enumerate(random_batches(warmup + steps, batch_size, seed=seed)):
         if i == warmup:
             clock.start()
-        real_a, real_b = space.split({"rgb": batch["rgb"].to(device)})
-        step(real_a, real_b)
+        step(batch)
     clock.stop()
-    return {"images_per_s": steps * batch_size / clock.seconds, "precision": "32-true"}
+    return {"images_per_s": steps * batch_size / clock.seconds}
 
 
 def measure_training(
-    batch_size: int, steps: int, warmup: int, overrides: Sequence[str] = (), seed: int = 0
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    overrides: Sequence[str] = (),
+    with_baseline: bool = True,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Images/s of ``Trainer.fit`` on the configured Pix2Pix (run in a child process)."""
+    """Images/s of ``Trainer.fit`` on the configured Pix2Pix and, ``with_baseline``, of the
+    official step run after each of its steps on the same batch (child process)."""
     cfg = training_config(["model=pix2pix", "color_space=lab", *overrides])
     batches = random_batches(warmup + steps, batch_size, seed=seed)
-    seconds, model, trainer = time_fit(cfg, batches, warmup, seed)
-    return {
-        "images_per_s": steps * batch_size / seconds,
+    baseline = official_baseline(default_device(), seed) if with_baseline else None
+    times, model, trainer = time_fit(cfg, batches, baseline, seed)
+    result = {
         "precision": str(trainer.precision),
         "channels_last": bool(model.hparams.channels_last),
         "compile": bool(model.hparams.compile),
         "optimizer": optimizer_name(trainer.optimizers[0]),
     }
+    if with_baseline:
+        result.update(times.rates(batch_size, warmup))
+    return result
 
 
 def pix2pix_step(
     batch_sizes: Sequence[int] = (1, 4),
     steps: int = 8,
     warmup: int = 2,
-    repeats: int = 2,
+    repeats: int = 1,
     overrides: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """One record per batch size: ours and the baseline, alternated ``repeats`` times."""
+    """One record per batch size. Speeds come from ``repeats`` processes in which our step and
+    the baseline alternate; peak RSS from one more process for each of them alone."""
     records = []
     for batch_size in batch_sizes:
-        args = {"batch_size": batch_size, "steps": steps, "warmup": warmup}
-        ours, base = alternate(
-            f"{TARGET}:measure_training",
-            f"{TARGET}:measure_baseline",
-            repeats,
-            {**args, "overrides": list(overrides)},
-            base_args=args,
+        args = {"batch_size": batch_size, "warmup": warmup}
+        speed = [
+            run_isolated(
+                f"{TARGET}:measure_training", **args, steps=steps, overrides=list(overrides)
+            )
+            for _ in range(repeats)
+        ]
+        short = {"batch_size": batch_size, "warmup": min(warmup, 1), "steps": 1}
+        memory = run_isolated(
+            f"{TARGET}:measure_training", **short, overrides=list(overrides), with_baseline=False
         )
-        first = ours.runs[0]
+        base_memory = run_isolated(f"{TARGET}:measure_baseline", **short)
+        first = speed[0]
         settings = f"{first['precision']}, {first['optimizer']}" + "".join(
             f", {flag}" for flag in ("channels_last", "compile") if first[flag]
         )
@@ -160,9 +181,7 @@ def pix2pix_step(
                 "name": "pix2pix_step",
                 "metric": "images_per_s",
                 "batch_size": batch_size,
-                **ours.summary("images_per_s"),
-                **base.summary("images_per_s", prefix="baseline_"),
-                "speedup": significant(ours.median("images_per_s") / base.median("images_per_s")),
+                **paired_fields("images_per_s", speed, memory, base_memory),
                 "settings": settings,
                 "precision": first["precision"],
                 "channels_last": first["channels_last"],
