@@ -174,3 +174,37 @@ def test_corrupt_image_is_skipped_with_a_warning(make_cfg, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         train(cfg)
     assert any("broken.jpg" in r.getMessage() for r in caplog.records)
+
+
+class FixedOutput(torch.nn.Module):
+    """A stand-in generator that returns a given prediction, whatever the input."""
+
+    def __init__(self, output: torch.Tensor) -> None:
+        super().__init__()
+        self.output = output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output
+
+
+def test_validation_metrics_are_fp32_under_bf16_autocast():
+    from revive.data.samples import load_sample
+
+    model = Pix2Pix(generator={"ngf": 8, "num_downs": 6}, discriminator={"ndf": 8}).eval()
+    model.log_dict = lambda *a, **k: None
+    batch = {"rgb": torch.from_numpy(load_sample("astronaut")[:128, :128]).permute(2, 0, 1)[None]}
+    _, y = model.split(batch)
+    model.generator = FixedOutput(
+        y + 0.01 * torch.randn(y.shape, generator=torch.Generator().manual_seed(0))
+    )
+    scores = []
+    for bf16 in (False, True):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            model._evaluate(batch, model.val_metrics, model.val_color, "val")
+        scores.append({k: v for k, v in model.val_metrics.compute().items()})
+        model.val_metrics.reset()
+    fp32, bf16 = scores
+    assert bf16["val/psnr"].dtype == torch.float32
+    # a near-perfect prediction: bf16 color math or SSIM would lose ~1 dB and ~0.07 SSIM here
+    assert bf16["val/psnr"].item() == pytest.approx(fp32["val/psnr"].item(), abs=1e-3)
+    assert bf16["val/ssim"].item() == pytest.approx(fp32["val/ssim"].item(), abs=1e-4)

@@ -83,8 +83,14 @@ class Pix2Pix(L.LightningModule):
         return self.generator(x)
 
     def split(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(input, target) of a batch in the networks' memory format."""
-        x, y = self.space.split(batch)
+        """(input, target) of a batch in the networks' memory format.
+
+        The color conversion runs in fp32 even under autocast: in bf16 it would round the
+        inputs and targets themselves (L and ab to ~3 significant digits).
+        """
+        device = next(iter(batch.values())).device
+        with torch.autocast(device_type=device.type, enabled=False):
+            x, y = self.space.split(batch)
         return x.contiguous(memory_format=self.memory_format), y.contiguous(
             memory_format=self.memory_format
         )
@@ -161,9 +167,12 @@ class Pix2Pix(L.LightningModule):
     def _evaluate(self, batch, metrics, color, stage: str) -> None:
         x, y = self.split(batch)
         fake = self.generator(x)
-        pred_rgb, true_rgb = self.space.to_rgb(x, fake), self.space.to_rgb(x, y)
-        metrics.update(pred_rgb, true_rgb)
-        color.update(pred_rgb, true_rgb)
+        # Score in fp32 outside autocast: under bf16 the SSIM's Gaussian convolutions and the
+        # LAB->RGB conversion lose precision (SSIM near 1 drops by several hundredths).
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            pred_rgb, true_rgb = self.space.to_rgb(x, fake.float()), self.space.to_rgb(x, y)
+            metrics.update(pred_rgb, true_rgb)
+            color.update(pred_rgb, true_rgb)
         self.log_dict(metrics, on_epoch=True, batch_size=x.shape[0])
         if stage == "val":
             self._collect_panel(x, pred_rgb, true_rgb)
