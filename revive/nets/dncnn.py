@@ -15,6 +15,19 @@ from torch import nn
 BN_EPS = 1e-4
 
 
+def _biased_like(conv: nn.Conv2d) -> nn.Conv2d:
+    """An uninitialised conv of ``conv``'s shape, device and dtype, with a bias."""
+    return nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        padding=conv.padding,
+        bias=True,
+        device=conv.weight.device,
+        dtype=conv.weight.dtype,
+    )
+
+
 @torch.no_grad()
 def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """One conv with bias equal to ``bn(conv(x))`` in eval mode (running statistics).
@@ -24,15 +37,7 @@ def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-    fused = nn.Conv2d(
-        conv.in_channels,
-        conv.out_channels,
-        conv.kernel_size,
-        padding=conv.padding,
-        bias=True,
-        device=conv.weight.device,
-        dtype=conv.weight.dtype,
-    )
+    fused = _biased_like(conv)
     fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
     fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
     return fused
@@ -43,15 +48,7 @@ def with_bias(conv: nn.Conv2d) -> nn.Conv2d:
     """``conv`` itself when it has a bias, else an equal conv with a zero bias (KAIR layout)."""
     if conv.bias is not None:
         return conv
-    out = nn.Conv2d(
-        conv.in_channels,
-        conv.out_channels,
-        conv.kernel_size,
-        padding=conv.padding,
-        bias=True,
-        device=conv.weight.device,
-        dtype=conv.weight.dtype,
-    )
+    out = _biased_like(conv)
     out.weight.copy_(conv.weight)
     out.bias.zero_()
     return out
