@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -34,6 +35,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="measuring processes (ours and the baseline alternate step by step in each)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads in every measuring process (default: one per core). On a machine "
+        "busy with other work, 1 keeps ratios honest: threads that wait for each other stall",
+    )
+    parser.add_argument(
         "--megapixels", type=float, help="revive_24mp: size of the scan (default: 24)"
     )
     parser.add_argument(
@@ -51,7 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "e.g. -o trainer.precision=32-true",
     )
     args = parser.parse_args(argv)
-    for flag in ("batch_size", "steps", "repeats"):
+    for flag in ("batch_size", "steps", "repeats", "threads"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1 (got {value})")
@@ -64,8 +71,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threads is not None:  # before torch loads, here and in every child
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
     from rich.console import Console
 
+    from revive.bench.common import machine
     from revive.bench.report import table
     from revive.io import atomic_path
 
@@ -76,8 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = args.json or Path("outputs/bench") / time.strftime("bench_%Y%m%d-%H%M%S.json")
     records: list[dict] = []
     for name in names:
+        where = machine()  # the load before the benchmark, among the rest
         with console.status(f"[bold]{name}[/bold] running (each measurement in its own process)"):
-            records += run_benchmark(name, args)
+            records += [{**r, "machine": where} for r in run_benchmark(name, args)]
         with atomic_path(path) as tmp:  # after each benchmark, so an interrupted run keeps its part
             tmp.write_text(json.dumps(records, indent=2) + "\n")
     console.print(table(records))

@@ -163,6 +163,7 @@ def child_main(argv: Sequence[str]) -> None:
     fn: Callable[..., dict[str, Any]] = getattr(importlib.import_module(module), name)
     result = fn(**kwargs)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["threads"] = torch.get_num_threads()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     print(RESULT_MARK + json.dumps(result), flush=True)
@@ -189,6 +190,7 @@ class Runs:
             prefix + key: significant(self.median(key)),
             prefix + "peak_rss_mb": max(r["peak_rss_mb"] for r in self.runs),
             prefix + "runs_" + key: [significant(r[key]) for r in self.runs],
+            "threads": self.runs[0]["threads"],
         }
         if any("peak_gpu_mb" in r for r in self.runs):
             out[prefix + "peak_gpu_mb"] = max(r.get("peak_gpu_mb", 0.0) for r in self.runs)
@@ -216,6 +218,7 @@ def paired_fields(
         "baseline_runs_" + metric: [significant(r["baseline_per_s"]) for r in speed_runs],
         "step_s": [t for r in speed_runs for t in r["ours_step_s"]],
         "baseline_step_s": [t for r in speed_runs for t in r["baseline_step_s"]],
+        "threads": speed_runs[0]["threads"],
     }
     for key in ("peak_gpu_mb",):
         if key in ours_memory:

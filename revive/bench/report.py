@@ -25,7 +25,8 @@ def table(records: Sequence[dict[str, Any]]) -> Table:
     if "gpu" in info:
         title += f", {info['gpu']}"
     out = Table(title=title)
-    for column in ("benchmark", "batch", "ours", "baseline", "ratio", "unit", "peak RSS MB"):
+    columns = ("benchmark", "batch", "ours", "baseline", "ratio", "unit", "peak RSS MB", "threads")
+    for column in columns:
         out.add_column(column, justify="left" if column in ("benchmark", "unit") else "right")
     out.add_column("settings")
     for r in records:
@@ -41,6 +42,7 @@ def table(records: Sequence[dict[str, Any]]) -> Table:
             f"{r['speedup']:.2f}x" if r.get("speedup") is not None else "-",
             metric.replace("_per_", "/"),
             rss,
+            _number(r.get("threads")),
             r.get("settings", ""),
         )
     return out
