@@ -124,7 +124,9 @@ class Pix2Pix(L.LightningModule):
         self.manual_backward(loss_d)
         opt_d.step()
 
-        self.discriminator.requires_grad_(False)  # G's backward needs no D weight grads
+        # G's backward needs no D weight grads. Frozen weights also bypass autocast's cast
+        # cache, which still holds bf16 copies of D from before opt_d.step().
+        self.discriminator.requires_grad_(False)
         loss_g, loss_gan, loss_l1 = self.generator_loss(x, y, fake)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss_g)
