@@ -6,12 +6,16 @@
 - bf16 mixed precision trains to the same validation metrics as fp32, within the spread that a
   different seed gives.
 - ``precision: auto`` picks bf16 only on hardware that computes it natively.
+- ``reuse_host_memory`` keeps freed memory in the process (glibc), and can be turned off.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import platform
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -162,6 +166,45 @@ def test_default_trainer_trains_in_the_resolved_precision(make_cfg):
     assert torch.backends.cudnn.benchmark  # on unless deterministic
     deterministic = instantiate(cfg.trainer, logger=False, deterministic=True)
     assert deterministic.precision == expected and not torch.backends.cudnn.benchmark
+
+
+# -- reuse_host_memory ------------------------------------------------------------------------
+RSS_AFTER_FREE = """
+import sys, torch
+from pathlib import Path
+from revive import speed
+if sys.argv[1] == "reuse":
+    assert speed.reuse_freed_memory()
+def rss_mb():
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmRSS"))
+    return int(line.split()[1]) / 1024
+before = rss_mb()
+block = torch.ones(256 * 2**20, dtype=torch.uint8)  # 256 MiB, every page touched
+del block
+print(rss_mb() - before)
+"""
+
+
+def rss_growth_after_free(mode: str) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", RSS_AFTER_FREE, mode], capture_output=True, text=True, check=True
+    )
+    return float(done.stdout.split()[-1])
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc allocator setting")
+def test_reused_memory_stays_in_the_process_and_default_malloc_returns_it():
+    assert rss_growth_after_free("reuse") > 200  # kept for the next step's buffers
+    assert rss_growth_after_free("default") < 50  # unmapped at once
+
+
+def test_trainer_applies_the_allocator_setting_unless_told_not_to(make_cfg, monkeypatch):
+    calls = []
+    monkeypatch.setattr(speed, "reuse_freed_memory", lambda: calls.append(1) or True)
+    cfg = make_cfg("train", TINY)
+    instantiate(cfg.trainer, logger=False)
+    instantiate(cfg.trainer, logger=False, reuse_host_memory=False)
+    assert calls == [1]
 
 
 # -- bf16 keeps quality -----------------------------------------------------------------------
