@@ -10,11 +10,12 @@ import json
 import math
 import subprocess
 import sys
+import time
 
 import pytest
 
 from revive import speed
-from revive.bench import data, dncnn, revival
+from revive.bench import common, data, dncnn, flops, revival
 from revive.bench.__main__ import main
 from revive.bench.suite import BENCHMARKS, DATASETS
 
@@ -54,6 +55,17 @@ def test_pix2pix_step_command_writes_the_contract_record(tmp_path):
     # measured with the training defaults of this machine
     assert record["precision"] == speed.resolve_precision("auto", "auto")
     assert record["overrides"] == [] and record["steps"] == 2
+    # the arithmetic rate is the speed times the step's FLOPs, next to this machine's ceilings
+    assert record["gflops"] == pytest.approx(
+        record["images_per_s"] * record["gflop_per_image"], rel=0.01
+    )
+    assert positive(record["matmul_gflops"]["fp32"]) and positive(record["matmul_gflops"]["bf16"])
+
+
+def test_a_pix2pix_step_is_86_gflop_per_image():
+    """G (unet_256, 12 GFLOP forward) forward and backward, D (6.3 GFLOP forward) three times
+    forward, twice backward with weight gradients and once for the input only: 86 GFLOP."""
+    assert flops.pix2pix_step_gflop() == pytest.approx(86.0, rel=0.005)
 
 
 def test_module_entry_point_lists_the_benchmarks():
@@ -63,20 +75,53 @@ def test_module_entry_point_lists_the_benchmarks():
     assert done.returncode == 0 and "pix2pix_step" in done.stdout and "--json" in done.stdout
 
 
-def test_dncnn_step_pairs_the_configured_module_with_the_plain_step():
+def test_dncnn_step_times_the_configured_module_and_the_plain_step():
     result = dncnn.measure_step(4, steps=1, warmup=1, overrides=["trainer.precision=32-true"])
-    assert positive(result["ours_per_s"]) and positive(result["baseline_per_s"])
-    assert len(result["ours_step_s"]) == len(result["baseline_step_s"]) == 1
+    assert len(result["step_s"]) == 2 and all(positive(t) for t in result["step_s"])
     assert result["settings"].startswith("32-true")
-    assert positive(dncnn.measure_step_baseline(4, steps=1, warmup=0)["patches_per_s"])
+    baseline = dncnn.measure_step_baseline(4, steps=1, warmup=0)
+    assert len(baseline["step_s"]) == 1 and positive(baseline["step_s"][0])
 
 
-def test_dncnn_infer_pairs_fused_with_eager():
-    result = dncnn.measure_infer(1, steps=2, warmup=1, tile=64)
-    assert positive(result["ours_per_s"]) and positive(result["baseline_per_s"])
-    assert len(result["ours_step_s"]) == 2
-    alone = dncnn.measure_infer(1, steps=1, warmup=0, fused=False, tile=64)
-    assert positive(alone["megapixels_per_s"])
+def test_dncnn_infer_times_fused_and_eager():
+    for fused in (True, False):
+        result = dncnn.measure_infer(1, steps=2, warmup=1, fused=fused, tile=64)
+        assert len(result["step_s"]) == 3 and all(positive(t) for t in result["step_s"])
+
+
+def stamped_steps(steps: int, seconds: float) -> dict:
+    """A measuring function for run_in_turns: when each of its steps began and ended."""
+    stamps = []
+    for _ in range(steps):
+        common.await_turn()
+        begin = time.time()
+        time.sleep(seconds)
+        stamps.append((begin, time.time()))
+    return {"stamps": stamps}
+
+
+def failing_steps() -> dict:
+    common.await_turn()
+    raise ValueError("planted failure")
+
+
+def test_processes_in_turns_never_step_at_the_same_time():
+    target = f"{__name__}:stamped_steps"
+    first, second = common.run_in_turns((target, {"steps": 3, "seconds": 0.05}),
+                                         (target, {"steps": 2, "seconds": 0.05}))  # fmt: skip
+    steps = sorted(
+        [(*s, "first") for s in first["stamps"]] + [(*s, "second") for s in second["stamps"]]
+    )
+    assert [who for *_, who in steps] == ["first", "second", "first", "second", "first"]
+    for (_, end, _), (begin, _, _) in zip(steps, steps[1:], strict=False):
+        assert end <= begin  # one step ends before the next begins
+    assert first["peak_rss_mb"] > 0 and second["peak_rss_mb"] > 0
+
+
+def test_a_failing_process_in_turns_reports_its_error():
+    with pytest.raises(RuntimeError, match="planted failure"):
+        common.run_in_turns((f"{__name__}:stamped_steps", {"steps": 2, "seconds": 0.0}),
+                            (f"{__name__}:failing_steps", {}))  # fmt: skip
 
 
 @pytest.mark.slow

@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
 
     from revive.bench.common import machine
-    from revive.bench.report import table
+    from revive.bench.report import arithmetic_notes, table
     from revive.io import atomic_path
 
     console = Console()
@@ -92,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with atomic_path(path) as tmp:  # after each benchmark, so an interrupted run keeps its part
             tmp.write_text(json.dumps(records, indent=2) + "\n")
     console.print(table(records))
+    for note in arithmetic_notes(records):
+        console.print(note)
     console.print(f"records written to {path}")
     return 0
 

@@ -2,6 +2,8 @@
 
 Each measurement runs in a fresh Python process (:func:`run_isolated`), so that the peak RSS it
 reports belongs to that measurement alone rather than to whatever ran before it in the parent.
+A variant and its baseline run in two such processes that take turns step by step
+(:func:`run_in_turns`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from typing import Any
 import torch
 
 RESULT_MARK = "@@revive-bench-result@@ "
+READY_MARK = "@@revive-bench-ready@@"
+TURNS_ENV = "REVIVE_BENCH_TURNS"
 
 
 def peak_rss_mb(children: bool = False) -> float:
@@ -126,28 +130,22 @@ def timed(fn: Callable[..., Any], *args: Any, device: torch.device) -> float:
     return clock.seconds
 
 
-@dataclass
-class PairedTimes:
-    """Seconds per step of ours and of the baseline, measured in turns, warm-up steps included.
+def rate(step_s: Sequence[float], units_per_step: float, warmup: int) -> float:
+    """Units/s over the steps after ``warmup``."""
+    timed_steps = step_s[warmup:]
+    if not timed_steps:
+        raise RuntimeError(f"no timed steps: {len(step_s)} steps, {warmup} of them warm-up")
+    return units_per_step * len(timed_steps) / sum(timed_steps)
 
-    Alternating step by step is what makes the ratio trustworthy on a shared machine: a burst
-    of outside load slows a step of each rather than the whole of one measurement.
-    """
 
-    ours: list[float] = field(default_factory=list)
-    baseline: list[float] = field(default_factory=list)
+def _child_command(target: str, kwargs: dict[str, Any]) -> list[str]:
+    code = "import sys; from revive.bench.common import child_main; child_main(sys.argv[1:])"
+    return [sys.executable, "-c", code, target, json.dumps(kwargs)]
 
-    def rates(self, units_per_step: float, warmup: int) -> dict[str, Any]:
-        """Units/s of ours and of the baseline over the steps after ``warmup``."""
-        ours, base = self.ours[warmup:], self.baseline[warmup:]
-        if not ours or len(ours) != len(base):
-            raise RuntimeError(f"expected paired timed steps, got {len(ours)} and {len(base)}")
-        return {
-            "ours_per_s": units_per_step * len(ours) / sum(ours),
-            "baseline_per_s": units_per_step * len(base) / sum(base),
-            "ours_step_s": [significant(t) for t in ours],
-            "baseline_step_s": [significant(t) for t in base],
-        }
+
+def _failure(target: str, returncode: int | None, output: str) -> RuntimeError:
+    tail = "\n".join(output.splitlines()[-30:])
+    return RuntimeError(f"benchmark process {target} failed (exit code {returncode}):\n{tail}")
 
 
 def run_isolated(target: str, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -155,16 +153,104 @@ def run_isolated(target: str, timeout: float | None = None, **kwargs: Any) -> di
 
     The child adds its own ``peak_rss_mb``. A failing child raises with the end of its output.
     """
-    code = "import sys; from revive.bench.common import child_main; child_main(sys.argv[1:])"
-    cmd = [sys.executable, "-c", code, target, json.dumps(kwargs)]
+    cmd = _child_command(target, kwargs)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
             return json.loads(line[len(RESULT_MARK) :])
-    raise RuntimeError(
-        f"benchmark process {target} failed (exit code {proc.returncode}):\n"
-        + "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
-    )
+    raise _failure(target, proc.returncode, proc.stdout + proc.stderr)
+
+
+def await_turn() -> None:
+    """Before each timed step: in a process of :func:`run_in_turns`, say that this process is
+    idle and wait until it may take its step. Anywhere else, return at once."""
+    if os.environ.get(TURNS_ENV) != "1":
+        return
+    print(READY_MARK, flush=True)
+    if not sys.stdin.readline():
+        raise RuntimeError("the benchmark's parent process is gone")
+
+
+def timed_steps(
+    step: Callable[[Any], Any], batches: Sequence[Any], device: torch.device
+) -> list[float]:
+    """Seconds of ``step(batch)`` for each batch, each step taken in its turn."""
+    seconds = []
+    for batch in batches:
+        await_turn()
+        seconds.append(timed(step, batch, device=device))
+    return seconds
+
+
+class _TurnTaker:
+    """One measuring process of :func:`run_in_turns`, seen from the parent."""
+
+    def __init__(self, target: str, kwargs: dict[str, Any]) -> None:
+        self.target = target
+        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by close())
+        self.proc = subprocess.Popen(
+            _child_command(target, kwargs),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            env={**os.environ, TURNS_ENV: "1"},
+        )
+        self.result: dict[str, Any] | None = None
+        self.output: list[str] = []
+
+    def advance(self) -> bool:
+        """Read on until the process waits for its next turn (True) or has ended (False)."""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith(READY_MARK):
+                return True
+            if line.startswith(RESULT_MARK):
+                self.result = json.loads(line[len(RESULT_MARK) :])
+            else:
+                self.output.append(line)
+        self.proc.wait()
+        if self.result is None:
+            self.stderr.seek(0)
+            raise _failure(
+                self.target, self.proc.returncode, "".join(self.output) + self.stderr.read()
+            )
+        return False
+
+    def take_turn(self) -> bool:
+        """Let the process take one step; True while it has more to take."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return self.advance()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr.close()
+
+
+def run_in_turns(*measurements: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run each ``(module:function, kwargs)`` in its own fresh interpreter, the processes taking
+    turns step by step (each step runs while the others wait, idle), and return their results.
+
+    Separate processes keep each variant's process-wide settings (allocator, threads, caches)
+    its own and make each one's peak RSS its own; taking turns step by step means a burst of
+    outside load on a shared machine slows a step of each rather than the whole of one of them.
+    The measuring functions call :func:`await_turn` before each step they time.
+    """
+    takers = [_TurnTaker(target, kwargs) for target, kwargs in measurements]
+    try:
+        waiting = [taker.advance() for taker in takers]  # each set up, at its first step
+        while any(waiting):
+            for i, taker in enumerate(takers):
+                if waiting[i]:
+                    waiting[i] = taker.take_turn()
+        return [taker.result for taker in takers]  # type: ignore[misc]
+    finally:
+        for taker in takers:
+            taker.close()
 
 
 def child_main(argv: Sequence[str]) -> None:
@@ -210,29 +296,28 @@ class Runs:
 
 def paired_fields(
     metric: str,
-    speed_runs: Sequence[dict[str, Any]],
-    ours_memory: dict[str, Any],
-    baseline_memory: dict[str, Any],
+    runs: Sequence[Sequence[dict[str, Any]]],
+    units_per_step: float,
+    warmup: int,
 ) -> dict[str, Any]:
-    """Record fields from paired speed runs (``PairedTimes.rates`` results) and one isolated
-    run of each variant for its peak memory: ``metric``, ``baseline_<metric>``, ``speedup``,
-    ``peak_rss_mb``, ``baseline_peak_rss_mb``, the per-run values and the timed step seconds."""
-    ours = statistics.median(r["ours_per_s"] for r in speed_runs)
-    base = statistics.median(r["baseline_per_s"] for r in speed_runs)
+    """Record fields from repeated :func:`run_in_turns` runs of ``(ours, baseline)``, each
+    result holding its ``step_s``: ``metric``, ``baseline_<metric>`` and ``speedup`` (medians
+    over the runs), both peak RSS, the per-run values and the timed step seconds."""
+    ours = [rate(o["step_s"], units_per_step, warmup) for o, _ in runs]
+    base = [rate(b["step_s"], units_per_step, warmup) for _, b in runs]
     fields = {
-        metric: significant(ours),
-        "baseline_" + metric: significant(base),
-        "speedup": significant(ours / base),
-        "peak_rss_mb": ours_memory["peak_rss_mb"],
-        "baseline_peak_rss_mb": baseline_memory["peak_rss_mb"],
-        "runs_" + metric: [significant(r["ours_per_s"]) for r in speed_runs],
-        "baseline_runs_" + metric: [significant(r["baseline_per_s"]) for r in speed_runs],
-        "step_s": [t for r in speed_runs for t in r["ours_step_s"]],
-        "baseline_step_s": [t for r in speed_runs for t in r["baseline_step_s"]],
-        "threads": speed_runs[0]["threads"],
+        metric: significant(statistics.median(ours)),
+        "baseline_" + metric: significant(statistics.median(base)),
+        "speedup": significant(statistics.median(ours) / statistics.median(base)),
+        "peak_rss_mb": max(o["peak_rss_mb"] for o, _ in runs),
+        "baseline_peak_rss_mb": max(b["peak_rss_mb"] for _, b in runs),
+        "runs_" + metric: [significant(r) for r in ours],
+        "baseline_runs_" + metric: [significant(r) for r in base],
+        "step_s": [significant(t) for o, _ in runs for t in o["step_s"][warmup:]],
+        "baseline_step_s": [significant(t) for _, b in runs for t in b["step_s"][warmup:]],
+        "threads": runs[0][0]["threads"],
     }
-    for key in ("peak_gpu_mb",):
-        if key in ours_memory:
-            fields[key] = ours_memory[key]
-            fields["baseline_" + key] = baseline_memory.get(key)
+    if any("peak_gpu_mb" in o for o, _ in runs):
+        fields["peak_gpu_mb"] = max(o.get("peak_gpu_mb", 0.0) for o, _ in runs)
+        fields["baseline_peak_gpu_mb"] = max(b.get("peak_gpu_mb", 0.0) for _, b in runs)
     return fields

@@ -11,21 +11,13 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from revive.bench.common import (
-    Clock,
-    PairedTimes,
-    default_device,
-    paired_fields,
-    run_isolated,
-    timed,
-)
+from revive.bench.common import default_device, paired_fields, run_in_turns, timed_steps
 from revive.bench.fit import optimizer_name, time_fit, training_config
 from revive.nets.dncnn import DnCNN
 
@@ -59,33 +51,22 @@ def plain_step(device: torch.device) -> Callable[[dict], Any]:
 
 
 def measure_step_baseline(batch_size: int, steps: int, warmup: int) -> dict[str, Any]:
-    """Patches/s of the plain step alone (child process: its peak RSS is the baseline's)."""
+    """Seconds of each plain step (child process of :func:`run_in_turns`)."""
     device = default_device()
-    step, clock = plain_step(device), Clock(device)
-    for i, batch in enumerate(patch_batches(warmup + steps, batch_size)):
-        if i == warmup:
-            clock.start()
-        step(batch)
-    clock.stop()
-    return {"patches_per_s": steps * batch_size / clock.seconds}
+    return {
+        "step_s": timed_steps(plain_step(device), patch_batches(warmup + steps, batch_size), device)
+    }
 
 
 def measure_step(
-    batch_size: int,
-    steps: int,
-    warmup: int,
-    overrides: Sequence[str] = (),
-    with_baseline: bool = True,
+    batch_size: int, steps: int, warmup: int, overrides: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """Patches/s of ``Trainer.fit`` on the configured DnCNN module and, ``with_baseline``, of the
-    plain step after each of its steps (child process)."""
+    """Seconds of each step of ``Trainer.fit`` on the configured DnCNN module (child process of
+    :func:`run_in_turns`)."""
     cfg = training_config(["model=dncnn", *overrides])
-    baseline = plain_step(default_device()) if with_baseline else None
-    times, _, trainer = time_fit(cfg, patch_batches(warmup + steps, batch_size), baseline)
-    result = {"settings": f"{trainer.precision}, {optimizer_name(trainer.optimizers[0])}"}
-    if with_baseline:
-        result.update(times.rates(batch_size, warmup))
-    return result
+    seconds, _, trainer = time_fit(cfg, patch_batches(warmup + steps, batch_size))
+    settings = f"{trainer.precision}, {optimizer_name(trainer.optimizers[0])}"
+    return {"step_s": seconds, "settings": settings}
 
 
 def dncnn_step(
@@ -95,21 +76,17 @@ def dncnn_step(
     repeats: int = 1,
     overrides: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    args = {"batch_size": batch_size, "warmup": warmup, "overrides": list(overrides)}
-    speed = [run_isolated(f"{TARGET}:measure_step", **args, steps=steps) for _ in range(repeats)]
-    short = {"batch_size": batch_size, "warmup": min(warmup, 1), "steps": 1}
-    memory = run_isolated(
-        f"{TARGET}:measure_step", **short, overrides=list(overrides), with_baseline=False
-    )
-    base_memory = run_isolated(f"{TARGET}:measure_step_baseline", **short)
+    args = {"batch_size": batch_size, "steps": steps, "warmup": warmup}
+    ours = (f"{TARGET}:measure_step", {**args, "overrides": list(overrides)})
+    runs = [run_in_turns(ours, (f"{TARGET}:measure_step_baseline", args)) for _ in range(repeats)]
     return [
         {
             "name": "dncnn_step",
             "metric": "patches_per_s",
             "batch_size": batch_size,
             "patch_size": PATCH,
-            **paired_fields("patches_per_s", speed, memory, base_memory),
-            "settings": speed[0]["settings"],
+            **paired_fields("patches_per_s", runs, batch_size, warmup),
+            "settings": runs[0][0]["settings"],
             "overrides": list(overrides),
             "steps": steps,
             "warmup": warmup,
@@ -118,50 +95,39 @@ def dncnn_step(
     ]
 
 
-def denoisers(fused: bool | None, device: torch.device) -> dict[str, torch.nn.Module]:
-    """DnCNN-S in eval mode: ``{"fused": ..., "eager": ...}``, or only the one ``fused`` names."""
+def denoiser(fused: bool, device: torch.device) -> torch.nn.Module:
+    """DnCNN-S in eval mode, its BatchNorm folded into the convolutions or not."""
     torch.manual_seed(0)
-    eager = DnCNN().eval()
-    nets = {"fused": copy.deepcopy(eager).fuse_bn(), "eager": eager}
-    keep = nets if fused is None else {k: v for k, v in nets.items() if (k == "fused") == fused}
-    return {k: v.to(device) for k, v in keep.items()}
+    net = DnCNN().eval()
+    return (net.fuse_bn() if fused else net).to(device)
 
 
 def measure_infer(
-    batch_size: int, steps: int, warmup: int, fused: bool | None = None, tile: int = TILE
+    batch_size: int, steps: int, warmup: int, fused: bool, tile: int = TILE
 ) -> dict[str, Any]:
-    """Megapixels/s of DnCNN-S inference on ``batch_size`` tiles per call: fused and eager in
-    turns (``fused=None``), or one of them alone (child process)."""
+    """Seconds of each DnCNN-S inference call on ``batch_size`` tiles (child process of
+    :func:`run_in_turns`)."""
     device = default_device()
-    nets = denoisers(fused, device)
+    net = denoiser(fused, device)
     tiles = torch.rand(batch_size, 1, tile, tile, device=device)
-    times = {name: [] for name in nets}
     with torch.inference_mode():
-        for _ in range(warmup + steps):
-            for name, net in nets.items():
-                times[name].append(timed(net, tiles, device=device))
-    if fused is not None:
-        (seconds,) = times.values()
-        return {"megapixels_per_s": steps * tiles.numel() / 1e6 / sum(seconds[warmup:])}
-    paired = PairedTimes(ours=times["fused"], baseline=times["eager"])
-    return paired.rates(tiles.numel() / 1e6, warmup)
+        return {"step_s": timed_steps(net, [tiles] * (warmup + steps), device)}
 
 
 def dncnn_infer(
     batch_size: int = 1, steps: int = 4, warmup: int = 1, repeats: int = 1
 ) -> list[dict[str, Any]]:
-    args = {"batch_size": batch_size, "warmup": warmup}
-    speed = [run_isolated(f"{TARGET}:measure_infer", **args, steps=steps) for _ in range(repeats)]
-    short = {"batch_size": batch_size, "warmup": 0, "steps": 1}
-    memory = run_isolated(f"{TARGET}:measure_infer", **short, fused=True)
-    base_memory = run_isolated(f"{TARGET}:measure_infer", **short, fused=False)
+    args = {"batch_size": batch_size, "steps": steps, "warmup": warmup}
+    fused, eager = ((f"{TARGET}:measure_infer", {**args, "fused": flag}) for flag in (True, False))
+    runs = [run_in_turns(fused, eager) for _ in range(repeats)]
+    megapixels = batch_size * TILE * TILE / 1e6
     return [
         {
             "name": "dncnn_infer",
             "metric": "megapixels_per_s",
             "batch_size": batch_size,
             "tile": TILE,
-            **paired_fields("megapixels_per_s", speed, memory, base_memory),
+            **paired_fields("megapixels_per_s", runs, megapixels, warmup),
             "settings": "fp32, BN folded (baseline: BN layers)",
             "steps": steps,
             "warmup": warmup,

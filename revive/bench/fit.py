@@ -2,8 +2,9 @@
 
 The model and the Trainer come from the same config train.py composes (so the same precision,
 memory format and optimizer options), and steps run through Lightning with its overhead
-included. Only data loading is left out: batches are ready in memory. A plain baseline can run
-after each step on the same batch, so that ours and the baseline alternate step by step.
+included. Only data loading is left out: batches are ready in memory. Each step waits for its
+turn (:func:`revive.bench.common.await_turn`), so that a baseline in another process can take
+turns with it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
@@ -19,7 +20,7 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
-from revive.bench.common import Clock, PairedTimes, default_device, timed
+from revive.bench.common import Clock, await_turn, default_device
 
 
 def quiet_lightning() -> None:
@@ -44,38 +45,31 @@ def training_config(overrides: Sequence[str] = ()) -> DictConfig:
 
 class StepTimer(L.Callback):
     """Times every training batch, from its start hook to its end hook (the training step with
-    Lightning's precision plugin, optimizer wrappers and logging), and then runs ``baseline`` on
-    the same batch and times it too, so that the two alternate step by step."""
+    Lightning's precision plugin, optimizer wrappers and logging), each in its turn."""
 
-    def __init__(self, device: torch.device, baseline: Callable[[Any], Any] | None = None) -> None:
-        self.device, self.baseline = device, baseline
-        self.times = PairedTimes()
+    def __init__(self, device: torch.device) -> None:
+        self.seconds: list[float] = []
         self._clock = Clock(device)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        await_turn()
         self._clock.start()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         self._clock.stop()
-        self.times.ours.append(self._clock.seconds)
-        if self.baseline is not None:
-            self.times.baseline.append(timed(self.baseline, batch, device=self.device))
+        self.seconds.append(self._clock.seconds)
 
 
 def time_fit(
-    cfg: DictConfig,
-    batches: Sequence[Any],
-    baseline: Callable[[Any], Any] | None = None,
-    seed: int = 0,
-) -> tuple[PairedTimes, L.LightningModule, L.Trainer]:
-    """``Trainer.fit`` on ``batches`` with ``baseline`` run after each step: the step times,
-    the model and the Trainer."""
+    cfg: DictConfig, batches: Sequence[Any], seed: int = 0
+) -> tuple[list[float], L.LightningModule, L.Trainer]:
+    """``Trainer.fit`` on ``batches``: the seconds of each step, the model and the Trainer."""
     from hydra.utils import instantiate
 
     quiet_lightning()
     torch.manual_seed(seed)
     model = instantiate(cfg.model)
-    timer = StepTimer(default_device(), baseline)
+    timer = StepTimer(default_device())
     with tempfile.TemporaryDirectory(prefix="revive-bench-") as tmp:
         trainer = instantiate(
             cfg.trainer,
@@ -91,7 +85,7 @@ def time_fit(
             num_sanity_val_steps=0,
         )
         trainer.fit(model, train_dataloaders=DataLoader(list(batches), batch_size=None))
-    return timer.times, model, trainer
+    return timer.seconds, model, trainer
 
 
 def optimizer_name(optimizer: torch.optim.Optimizer) -> str:

@@ -13,10 +13,11 @@ Two measurements of the same work (LAB colorization, 1 -> 2 channels, 256x256 cr
   Adam), on the same networks and the same batches.
 
 Both turn the uint8 RGB batch into LAB on the device first (``LabSpace.split``), as our training
-does. The two alternate step by step in one process (the baseline runs after each of our steps,
-on the same batch), so that a machine busy with other work slows both alike; the speedup is the
-ratio of their images/s over the steps after the warm-up. Peak RSS comes from one more process
-for each, running it alone.
+does. Each runs in its own process, on the same batches, and the two processes take turns step
+by step (:func:`revive.bench.common.run_in_turns`): process-wide settings of ours (the
+allocator's, see ``revive.speed``) stay out of the baseline, each peak RSS is its own, and a
+machine busy with other work slows both alike. The speedup is the ratio of their images/s over
+the steps after the warm-up.
 """
 
 from __future__ import annotations
@@ -27,8 +28,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from revive.bench.common import Clock, default_device, paired_fields, run_isolated
+from revive.bench.common import (
+    default_device,
+    paired_fields,
+    run_in_turns,
+    run_isolated,
+    significant,
+    timed_steps,
+)
 from revive.bench.fit import optimizer_name, time_fit, training_config
+from revive.bench.flops import pix2pix_step_gflop
 from revive.color import LabSpace
 from revive.nets import PatchDiscriminator, UnetGenerator, init_weights
 
@@ -113,40 +122,29 @@ def official_baseline(device: torch.device, seed: int = 0) -> Callable[[dict], A
 
 
 def measure_baseline(batch_size: int, steps: int, warmup: int, seed: int = 0) -> dict[str, Any]:
-    """Images/s of the baseline alone (child process: its peak RSS is the baseline's)."""
+    """Seconds of each baseline step (child process of :func:`run_in_turns`)."""
     device = default_device()
-    step, clock = official_baseline(device, seed), Clock(device)
-    for i, batch in enumerate(random_batches(warmup + steps, batch_size, seed=seed)):
-        if i == warmup:
-            clock.start()
-        step(batch)
-    clock.stop()
-    return {"images_per_s": steps * batch_size / clock.seconds}
+    step = official_baseline(device, seed)
+    return {
+        "step_s": timed_steps(step, random_batches(warmup + steps, batch_size, seed=seed), device)
+    }
 
 
 def measure_training(
-    batch_size: int,
-    steps: int,
-    warmup: int,
-    overrides: Sequence[str] = (),
-    with_baseline: bool = True,
-    seed: int = 0,
+    batch_size: int, steps: int, warmup: int, overrides: Sequence[str] = (), seed: int = 0
 ) -> dict[str, Any]:
-    """Images/s of ``Trainer.fit`` on the configured Pix2Pix and, ``with_baseline``, of the
-    official step run after each of its steps on the same batch (child process)."""
+    """Seconds of each step of ``Trainer.fit`` on the Pix2Pix module that ``train.py`` builds,
+    and its speed settings (child process of :func:`run_in_turns`)."""
     cfg = training_config(["model=pix2pix", "color_space=lab", *overrides])
     batches = random_batches(warmup + steps, batch_size, seed=seed)
-    baseline = official_baseline(default_device(), seed) if with_baseline else None
-    times, model, trainer = time_fit(cfg, batches, baseline, seed)
-    result = {
+    seconds, model, trainer = time_fit(cfg, batches, seed)
+    return {
+        "step_s": seconds,
         "precision": str(trainer.precision),
         "channels_last": bool(model.hparams.channels_last),
         "compile": bool(model.hparams.compile),
         "optimizer": optimizer_name(trainer.optimizers[0]),
     }
-    if with_baseline:
-        result.update(times.rates(batch_size, warmup))
-    return result
 
 
 def pix2pix_step(
@@ -156,23 +154,22 @@ def pix2pix_step(
     repeats: int = 1,
     overrides: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """One record per batch size. Speeds come from ``repeats`` processes in which our step and
-    the baseline alternate; peak RSS from one more process for each of them alone."""
+    """One record per batch size, from ``repeats`` runs of ours and the baseline in turns,
+    with the arithmetic rate of each against this machine's matrix-product ceilings."""
+    gflop = pix2pix_step_gflop()
+    ceilings = run_isolated("revive.bench.flops:measure_ceilings")
+    ceilings = {key: ceilings[key] for key in ("fp32", "bf16")}
     records = []
     for batch_size in batch_sizes:
-        args = {"batch_size": batch_size, "warmup": warmup}
-        speed = [
-            run_isolated(
-                f"{TARGET}:measure_training", **args, steps=steps, overrides=list(overrides)
+        args = {"batch_size": batch_size, "steps": steps, "warmup": warmup}
+        ours_args = {**args, "overrides": list(overrides)}
+        runs = [
+            run_in_turns(
+                (f"{TARGET}:measure_training", ours_args), (f"{TARGET}:measure_baseline", args)
             )
             for _ in range(repeats)
         ]
-        short = {"batch_size": batch_size, "warmup": min(warmup, 1), "steps": 1}
-        memory = run_isolated(
-            f"{TARGET}:measure_training", **short, overrides=list(overrides), with_baseline=False
-        )
-        base_memory = run_isolated(f"{TARGET}:measure_baseline", **short)
-        first = speed[0]
+        first = runs[0][0]
         settings = f"{first['precision']}, {first['optimizer']}" + "".join(
             f", {flag}" for flag in ("channels_last", "compile") if first[flag]
         )
@@ -181,7 +178,11 @@ def pix2pix_step(
                 "name": "pix2pix_step",
                 "metric": "images_per_s",
                 "batch_size": batch_size,
-                **paired_fields("images_per_s", speed, memory, base_memory),
+                **(fields := paired_fields("images_per_s", runs, batch_size, warmup)),
+                "gflop_per_image": significant(gflop),
+                "gflops": significant(fields["images_per_s"] * gflop, 3),
+                "baseline_gflops": significant(fields["baseline_images_per_s"] * gflop, 3),
+                "matmul_gflops": ceilings,
                 "settings": settings,
                 "precision": first["precision"],
                 "channels_last": first["channels_last"],

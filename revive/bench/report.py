@@ -46,3 +46,21 @@ def table(records: Sequence[dict[str, Any]]) -> Table:
             r.get("settings", ""),
         )
     return out
+
+
+def arithmetic_notes(records: Sequence[dict[str, Any]]) -> list[str]:
+    """For records that count their FLOPs: the arithmetic rate of ours and of the baseline, as
+    a share of this machine's matrix-product ceiling in the precision each computes in."""
+    notes = []
+    for r in records:
+        if "gflops" not in r:
+            continue
+        ceiling = r["matmul_gflops"]
+        ours_ceiling = ceiling["bf16" if "bf16" in r.get("precision", "") else "fp32"]
+        notes.append(
+            f"{r['name']} batch {r['batch_size']}: {r['gflop_per_image']:.0f} GFLOP per image; "
+            f"ours {r['gflops']:.0f} GFLOP/s ({r['gflops'] / ours_ceiling:.0%} of this machine's "
+            f"{ours_ceiling:.0f} in its precision), baseline {r['baseline_gflops']:.0f} GFLOP/s "
+            f"({r['baseline_gflops'] / ceiling['fp32']:.0%} of {ceiling['fp32']:.0f} in fp32)"
+        )
+    return notes
