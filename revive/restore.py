@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from revive.color import AB_SCALE, ColorSpace
+from revive.inference import denoising_forward, inference_dtype
 from revive.io import (
     IMAGE_EXTENSIONS,
     LUMINANCE_WEIGHTS,
@@ -204,6 +205,7 @@ class Reviver:
         render_size: int = 256,
         device: str | torch.device = "cpu",
         tile_size: int = 512,
+        precision: str = "auto",
     ) -> None:
         if render_size < 1 or tile_size < 1:
             raise SetupError(
@@ -216,6 +218,15 @@ class Reviver:
         self.render_size, self.tile_size = render_size, tile_size
         self.denoiser = None if denoiser is None else prepare_denoiser(denoiser).to(self.device)
         self.overlap = 0 if denoiser is None else receptive_radius(self.denoiser)
+        try:
+            self.denoise_dtype = inference_dtype(str(precision), self.device)
+        except ValueError as e:
+            raise SetupError(str(e)) from e
+        self._denoise = (
+            None
+            if self.denoiser is None
+            else denoising_forward(self.denoiser, self.device, self.denoise_dtype)
+        )
 
     def canvas(self, height: int, width: int) -> Canvas:
         return fit_canvas(height, width, self.render_size, self.multiple)
@@ -226,7 +237,7 @@ class Reviver:
         if self.denoiser is None:
             return gray
         out = run_tiled(
-            self.denoiser, gray[None], self.tile_size, self.overlap, self.device, desc=desc
+            self._denoise, gray[None], self.tile_size, self.overlap, self.device, desc=desc
         )[0]
         return out.clamp_(0.0, 1.0)
 
@@ -459,6 +470,7 @@ def revive_paths(
     batch_size: int = 8,
     tile_size: int = 512,
     compare_max_side: int = 2048,
+    precision: str = "auto",
     progress: bool = True,
 ) -> RevivalSummary:
     """Revive a photo or a folder of photos (recursively) into ``output``, mirroring its tree.
@@ -467,6 +479,7 @@ def revive_paths(
     :class:`SetupError` before any file is read; afterwards a bad file is recorded in the
     summary and the run goes on. ``max_pixels`` is PIL's decompression-bomb limit (``None``:
     PIL's default of 89,478,485). ``batch_size`` photos are colorized together on the device.
+    ``precision`` is the denoiser's (:func:`revive.inference.inference_dtype`).
     """
     if batch_size < 1 or compare_max_side < 1:
         raise SetupError("batch_size and compare_max_side must be positive")
@@ -475,7 +488,12 @@ def revive_paths(
     input, output = Path(input).expanduser(), Path(output).expanduser()
     jobs, listing_errors = find_jobs(input, output)
     reviver = load_reviver(
-        colorizer, denoiser, device, render_size=render_size, tile_size=tile_size
+        colorizer,
+        denoiser,
+        device,
+        render_size=render_size,
+        tile_size=tile_size,
+        precision=precision,
     )
     log.info(
         "reviving %d file(s) from %s into %s on %s (%s colorizer, render %d px%s)",
@@ -485,7 +503,7 @@ def revive_paths(
         reviver.device,
         reviver.space.name,
         render_size,
-        ", denoising" if reviver.denoiser is not None else "",
+        f", denoising in {reviver.denoise_dtype}" if reviver.denoiser is not None else "",
     )
     if not jobs:
         log.warning("no images under %s (looked for %s)", input, ", ".join(IMAGE_EXTENSIONS))

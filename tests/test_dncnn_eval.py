@@ -13,13 +13,8 @@ import torch
 from PIL import Image
 
 from revive.data.degradations import kair_noisy
-from revive.evaluation import (
-    denoising_forward,
-    evaluate,
-    evaluate_denoiser,
-    psnr_8bit,
-    ssim_8bit,
-)
+from revive.evaluation import evaluate, evaluate_denoiser, psnr_8bit, ssim_8bit
+from revive.inference import denoising_forward
 from revive.nets.dncnn import DnCNN
 from revive.weights.dncnn import load_denoiser
 from tests.conftest import REPO, require_shared

@@ -5,8 +5,9 @@
   training (noise drawn on the device, loss ``||R(y) - v||^2 / 2N``, Adam), on 40x40 patches in
   batches of 128 as ``conf/data/denoise.yaml``.
 - **dncnn_infer**: the 17-layer DnCNN-S in eval mode on 512x512 tiles (``predict.py``'s tile
-  size), fp32, with its BatchNorm as separate layers (baseline) and folded into the convolutions
-  (``DnCNN.fuse_bn``, what ``predict.py`` runs).
+  size): eager fp32 with its BatchNorm as separate layers (baseline) against what ``predict.py``
+  runs: BatchNorm folded into the convolutions (``DnCNN.fuse_bn``) and the forward of
+  :func:`revive.inference.denoising_forward` in ``precision: auto`` (bf16 where native).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 
 from revive.bench.common import default_device, paired_fields, run_in_turns, timed_steps
 from revive.bench.fit import optimizer_name, time_fit, training_config
+from revive.inference import denoising_forward, inference_dtype
 from revive.nets.dncnn import DnCNN
 
 TARGET = "revive.bench.dncnn"
@@ -95,23 +97,25 @@ def dncnn_step(
     ]
 
 
-def denoiser(fused: bool, device: torch.device) -> torch.nn.Module:
-    """DnCNN-S in eval mode, its BatchNorm folded into the convolutions or not."""
-    torch.manual_seed(0)
-    net = DnCNN().eval()
-    return (net.fuse_bn() if fused else net).to(device)
-
-
 def measure_infer(
     batch_size: int, steps: int, warmup: int, fused: bool, tile: int = TILE
 ) -> dict[str, Any]:
-    """Seconds of each DnCNN-S inference call on ``batch_size`` tiles (child process of
-    :func:`run_in_turns`)."""
+    """Seconds of each DnCNN-S inference call on ``batch_size`` tiles, as ``predict.py`` runs
+    it (``fused``) or eager fp32 (child process of :func:`run_in_turns`)."""
     device = default_device()
-    net = denoiser(fused, device)
+    torch.manual_seed(0)
+    net = DnCNN().eval().to(device)
+    forward, settings = net, "fp32, BN layers"
+    if fused:
+        dtype = inference_dtype("auto", device)
+        forward = denoising_forward(net.fuse_bn(), device, dtype)
+        settings = f"{str(dtype).removeprefix('torch.')}, BN folded"
     tiles = torch.rand(batch_size, 1, tile, tile, device=device)
     with torch.inference_mode():
-        return {"step_s": timed_steps(net, [tiles] * (warmup + steps), device)}
+        return {
+            "step_s": timed_steps(forward, [tiles] * (warmup + steps), device),
+            "settings": settings,
+        }
 
 
 def dncnn_infer(
@@ -128,7 +132,7 @@ def dncnn_infer(
             "batch_size": batch_size,
             "tile": TILE,
             **paired_fields("megapixels_per_s", runs, megapixels, warmup),
-            "settings": "fp32, BN folded (baseline: BN layers)",
+            "settings": f"{runs[0][0]['settings']} (baseline: {runs[0][1]['settings']})",
             "steps": steps,
             "warmup": warmup,
             "repeats": repeats,
