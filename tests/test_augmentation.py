@@ -1,8 +1,10 @@
 """The seed's augmentation, and its reproducibility across runs and loader workers."""
 
 import numpy as np
+import pytest
 import torch
 
+from revive.data.module import resolve_pin_memory
 from revive.data.samples import SamplesDataModule
 from revive.data.transforms import eval_transform, train_transform
 
@@ -42,3 +44,17 @@ def test_workers_do_not_replay_each_others_augmentations():
     assert torch.equal(first, batches(2, seed=1))
     # samples 0-3 come from worker 0, 4-7 from worker 1: same image, so only augmentation differs
     assert not torch.equal(first[:4], first[4:])
+
+
+@pytest.mark.parametrize(
+    ("value", "cuda", "expected"),
+    [("auto", True, True), ("auto", False, False), (True, False, True), (False, True, False)],
+)
+def test_pin_memory_auto_pins_only_for_a_gpu(monkeypatch, value, cuda, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert resolve_pin_memory(value) is expected
+
+
+def test_pin_memory_refuses_other_words():
+    with pytest.raises(ValueError, match="true, false or auto"):
+        resolve_pin_memory("yes")

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from revive.data.module import resolve_pin_memory
 from revive.io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_rgb
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class DenoiseDataModule(L.LightningDataModule):
         scales: Sequence[float] = (1.0, 0.9, 0.8, 0.7),
         batch_size: int = 128,
         num_workers: int = 2,
-        pin_memory: bool = False,
+        pin_memory: bool | str = "auto",
         persistent_workers: bool = True,
     ) -> None:
         super().__init__()
@@ -144,7 +145,8 @@ class DenoiseDataModule(L.LightningDataModule):
         self.root, self.val_dir, self.test_dir = root, val_dir, test_dir
         self.channels, self.patch_size, self.stride = channels, patch_size, stride
         self.scales = tuple(scales)
-        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.pin_memory = resolve_pin_memory(pin_memory)
         self.persistent_workers = persistent_workers and num_workers > 0
         self.datasets: dict[str, Dataset] = {}
 

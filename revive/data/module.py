@@ -10,11 +10,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from revive.data.transforms import eval_transform, seed_worker, train_transform
 
 SPLITS = ("train", "val", "test")
+
+
+def resolve_pin_memory(pin_memory: bool | str) -> bool:
+    """``"auto"``: pin batches when there is a CUDA GPU, so that Lightning's non-blocking copies
+    to it overlap with compute (pinning is wasted work without a GPU)."""
+    if pin_memory == "auto":
+        return torch.cuda.is_available()
+    if isinstance(pin_memory, str):
+        raise ValueError(f"pin_memory must be true, false or auto (got {pin_memory!r})")
+    return bool(pin_memory)
 
 
 class ImageDataModule(L.LightningDataModule):
@@ -25,7 +36,7 @@ class ImageDataModule(L.LightningDataModule):
         batch_size: int = 1,
         val_batch_size: int | None = None,
         num_workers: int = 2,
-        pin_memory: bool = False,
+        pin_memory: bool | str = "auto",
         persistent_workers: bool = True,
         load_size: int = 286,
         crop_size: int = 256,
@@ -37,7 +48,7 @@ class ImageDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.val_batch_size = val_batch_size or batch_size
         self.num_workers = num_workers
-        self.pin_memory = pin_memory
+        self.pin_memory = resolve_pin_memory(pin_memory)
         self.persistent_workers = persistent_workers and num_workers > 0
         self.load_size, self.crop_size, self.seed = load_size, crop_size, seed
         self.flip, self.random_resized_crop = flip, random_resized_crop
