@@ -132,10 +132,10 @@ def timed(fn: Callable[..., Any], *args: Any, device: torch.device) -> float:
 
 def rate(step_s: Sequence[float], units_per_step: float, warmup: int) -> float:
     """Units/s over the steps after ``warmup``."""
-    timed_steps = step_s[warmup:]
-    if not timed_steps:
+    counted = step_s[warmup:]
+    if not counted:
         raise RuntimeError(f"no timed steps: {len(step_s)} steps, {warmup} of them warm-up")
-    return units_per_step * len(timed_steps) / sum(timed_steps)
+    return units_per_step * len(counted) / sum(counted)
 
 
 def _child_command(target: str, kwargs: dict[str, Any]) -> list[str]:
