@@ -30,10 +30,8 @@ def inference_dtype(precision: str, device: torch.device) -> torch.dtype:
     natively (AVX-512 BF16/AMX CPUs, CUDA compute capability >= 8.0), fp32 elsewhere."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
-    if precision == "auto":
-        native = (device.type == "cpu" and speed.cpu_has_native_bf16()) or (
-            device.type == "cuda" and speed.cuda_has_native_bf16(device.index or 0)
-        )
+    if precision == "auto":  # the hardware rule that trainer.precision=auto follows
+        native = speed.resolve_precision(speed.AUTO, device.type) == speed.BF16
         return torch.bfloat16 if native else torch.float32
     return torch.bfloat16 if precision == "bf16" else torch.float32
 

@@ -108,7 +108,7 @@ def make_trainer(
     loader workers it forks later).
     """
     if reuse_host_memory and not reuse_freed_memory():
-        log.info("reuse_host_memory: not a glibc system, the allocator is left as it is")
+        log.info("reuse_host_memory: no glibc mallopt here, the allocator is left as it is")
     resolved = resolve_precision(precision, accelerator)
     if str(precision) == AUTO:
         log.info("trainer.precision=auto -> %s on %s", resolved, device_type(accelerator))

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from revive import speed
-from revive.bench import common, data, dncnn, flops, revival
+from revive.bench import common, data, dncnn, pix2pix, revival
 from revive.bench.__main__ import main
 from revive.bench.suite import BENCHMARKS, DATASETS
 
@@ -65,7 +65,7 @@ def test_pix2pix_step_command_writes_the_contract_record(tmp_path):
 def test_a_pix2pix_step_is_86_gflop_per_image():
     """G (unet_256, 12 GFLOP forward) forward and backward, D (6.3 GFLOP forward) three times
     forward, twice backward with weight gradients and once for the input only: 86 GFLOP."""
-    assert flops.pix2pix_step_gflop() == pytest.approx(86.0, rel=0.005)
+    assert pix2pix.pix2pix_step_gflop() == pytest.approx(86.0, rel=0.005)
 
 
 def test_module_entry_point_lists_the_benchmarks():

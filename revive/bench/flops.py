@@ -1,9 +1,8 @@
-"""How much arithmetic a Pix2Pix step is, and how fast this machine can do arithmetic at all.
+"""How fast this machine can do arithmetic at all: a large matrix product in fp32 and bf16.
 
-Speeds quoted from elsewhere are only comparable on the same hardware. Counting the step's
-floating-point operations (``torch.utils.flop_counter``, on meta tensors: nothing is computed)
-and timing a large matrix product in fp32 and in bf16 turns images/s into a share of what the
-machine can do, which says whether a quoted number can have come from it.
+Speeds quoted from elsewhere are only comparable on the same hardware. With the FLOPs of a step
+(:func:`revive.bench.pix2pix.pix2pix_step_gflop`), these ceilings turn images/s into a share of
+what the machine can do, which says whether a quoted number can have come from it.
 """
 
 from __future__ import annotations
@@ -11,28 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from revive.bench.common import Clock, default_device, significant
 
 MATMUL_SIZE = 2048
-
-
-def pix2pix_step_gflop(size: int = 256) -> float:
-    """GFLOP of one official Pix2Pix training step on one ``size``² LAB image (1 -> 2 channels):
-    G forward and backward, D three times forward (fake, real, fake for G) and backward."""
-    from revive.bench.pix2pix import OfficialStep, official_nets
-    from revive.color import LabSpace
-
-    space = LabSpace()
-    with torch.device("meta"):
-        generator, discriminator = official_nets()
-        real_a = torch.empty(1, space.in_channels, size, size)
-        real_b = torch.empty(1, space.out_channels, size, size)
-    step = OfficialStep(generator.train(), discriminator.train())
-    with FlopCounterMode(display=False) as counter:
-        step(real_a, real_b)
-    return counter.get_total_flops() / 1e9
 
 
 def matmul_gflops(dtype: torch.dtype, repeats: int = 8) -> float:

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from revive.bench.common import (
     default_device,
@@ -37,7 +38,6 @@ from revive.bench.common import (
     timed_steps,
 )
 from revive.bench.fit import optimizer_name, time_fit, training_config
-from revive.bench.flops import pix2pix_step_gflop
 from revive.color import LabSpace
 from revive.nets import PatchDiscriminator, UnetGenerator, init_weights
 
@@ -119,6 +119,21 @@ def official_baseline(device: torch.device, seed: int = 0) -> Callable[[dict], A
     step = OfficialStep(generator.to(device).train(), discriminator.to(device).train())
     space = LabSpace()
     return lambda batch: step(*space.split({"rgb": batch["rgb"].to(device)}))
+
+
+def pix2pix_step_gflop(size: int = 256) -> float:
+    """GFLOP of one official Pix2Pix training step on one ``size``² LAB image (1 -> 2 channels):
+    G forward and backward, D three times forward (fake, real, fake for G) and backward.
+    Counted by ``torch.utils.flop_counter`` on meta tensors: nothing is computed."""
+    space = LabSpace()
+    with torch.device("meta"):
+        generator, discriminator = official_nets()
+        real_a = torch.empty(1, space.in_channels, size, size)
+        real_b = torch.empty(1, space.out_channels, size, size)
+    step = OfficialStep(generator.train(), discriminator.train())
+    with FlopCounterMode(display=False) as counter:
+        step(real_a, real_b)
+    return counter.get_total_flops() / 1e9
 
 
 def measure_baseline(batch_size: int, steps: int, warmup: int, seed: int = 0) -> dict[str, Any]:
