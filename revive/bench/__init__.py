@@ -1,13 +1,14 @@
 """Speed and memory benchmarks: ``python -m revive.bench [NAME]`` (``make bench`` runs them all).
 
-Every speed is measured against a plain baseline in the same run: in one process the two take
-turns step by step, so that load from other work on the machine slows both alike. Peak RSS
-comes from a fresh process for each variant alone:
+Every speed is measured against a plain baseline in the same run: each in its own fresh
+process, the two processes taking turns step by step, so that process-wide settings stay with
+their variant, each peak RSS is its own, and load from other work slows both alike:
 
 - ``pix2pix_step``: images/s of a training step (one D + one G step, LAB 1->2, 256x256) with the
   training defaults of this machine, against the official step in plain eager fp32;
 - ``dncnn_step``: patches/s of a DnCNN training step, against the plain fp32 step;
-- ``dncnn_infer``: megapixels/s of DnCNN inference with BatchNorm folded, against unfused;
+- ``dncnn_infer``: megapixels/s of DnCNN inference as ``predict.py`` runs it (BatchNorm folded,
+  bf16 where native), against eager fp32 with BatchNorm layers;
 - ``revive_24mp``: seconds and peak RSS to revive a 24 MP scan (with and without denoising);
 - ``data_<name>``: training samples/s of one DataLoader worker for each datamodule.
 

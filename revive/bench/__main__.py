@@ -32,7 +32,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--repeats",
         type=int,
-        help="measuring processes (ours and the baseline alternate step by step in each)",
+        help="runs of each measurement (ours and the baseline, two processes taking turns)",
     )
     parser.add_argument(
         "--threads",
