@@ -1,21 +1,7 @@
-"""Evaluate weights on test images: ``python eval.py model=dncnn weights=W data.test_dir=D sigma=25``."""
+"""Score weights on test images: ``python eval.py model=dncnn weights=W data.test_dir=D sigma=25``
+(a thin shim over :mod:`revive.evaluation.cli`, which is also installed as ``revive-eval``)."""
 
-from __future__ import annotations
-
-import hydra
-from omegaconf import DictConfig
-
-from revive.config import config_dir, register_resolvers
-
-register_resolvers()
-
-
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="eval")
-def main(cfg: DictConfig) -> dict[str, float]:
-    from revive.evaluation import evaluate  # heavy imports after Hydra has parsed the command line
-
-    return evaluate(cfg)
-
+from revive.evaluation.cli import main
 
 if __name__ == "__main__":
     main()

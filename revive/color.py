@@ -1,4 +1,14 @@
-"""Color spaces: turn an RGB batch into (network input, target) on the device, and back.
+"""All of revive's color math: formulas first (numpy and torch side by side), then the color
+spaces that turn an RGB batch into (network input, target) on the device, and back.
+
+The formulas, each written once:
+- the sRGB transfer curves (IEC 61966-2-1): :func:`srgb_to_linear` / :func:`linear_to_srgb`
+  for numpy, with ``_pt`` twins for torch;
+- CIE luminance Y and the gray of equal Y (what a photo is revived from): :func:`luminance`;
+- ITU-R 601 luma (what PIL's ``convert("L")`` and an RGB colorizer's input are):
+  :func:`luma` (torch) and :func:`luma_uint8` (numpy, bit-identical to PIL);
+- CIE XYZ and L*a*b* with kornia's constants, so that what is revived matches what was trained:
+  :func:`gray_ab_to_rgb_pt`.
 
 Batches are dicts. Image datasets yield ``"rgb"`` as uint8 [B,3,H,W]; the Image Colorization
 dataset yields ``"lab"`` as float [B,3,H,W] (L in [0,100], a/b in about [-128,127]) so that its
@@ -10,12 +20,83 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import kornia.color as kc
+import numpy as np
 import torch
 
 # Official pix2pix colorization normalization (models/colorization_model.py).
 L_SCALE, L_SHIFT, AB_SCALE = 50.0, 1.0, 110.0
 # ITU-R 601-2 luma, the weights PIL's convert("L") uses: what a gray scan looks like.
 LUMA = (0.299, 0.587, 0.114)
+# PIL's fixed-point form of LUMA (libImaging/Convert.c): weights scaled by 2**16, rounded.
+_LUMA_FIXED = (19595, 38470, 7471)
+# The Y row of sRGB's RGB->XYZ matrix (kornia's constants): CIE luminance of linear RGB.
+LUMINANCE_WEIGHTS = (0.212671, 0.715160, 0.072169)
+_RGB_TO_XYZ = torch.tensor(
+    [[0.412453, 0.357580, 0.180423], LUMINANCE_WEIGHTS, [0.019334, 0.119193, 0.950227]],
+    dtype=torch.float64,
+)
+# The exact inverse, and the XYZ of RGB white: a*b* = 0 then gives R = G = B exactly.
+_XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ).float()
+_WHITE = _RGB_TO_XYZ.sum(1).float()
+_LAB_EPS, _LAB_KAPPA, _LAB_F0 = 0.008856, 7.787, 4.0 / 29.0  # kornia's, as in training
+
+
+# -- sRGB transfer curves ------------------------------------------------------------------------
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] -> linear light (IEC 61966-2-1), float32."""
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(y: np.ndarray) -> np.ndarray:
+    """Linear light in [0, 1] (clipped) -> sRGB-encoded values, float32."""
+    y = np.clip(np.asarray(y, dtype=np.float32), 0.0, 1.0)
+    return np.where(y <= 0.0031308, y * 12.92, 1.055 * y ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def srgb_to_linear_pt(x: torch.Tensor) -> torch.Tensor:
+    """:func:`srgb_to_linear` for tensors, on their device."""
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055).pow(2.4))
+
+
+def linear_to_srgb_pt(y: torch.Tensor) -> torch.Tensor:
+    """:func:`linear_to_srgb` for tensors, on their device."""
+    y = y.clamp(0.0, 1.0)
+    return torch.where(y <= 0.0031308, y * 12.92, 1.055 * y.pow(1 / 2.4) - 0.055)
+
+
+_SRGB_LUT = srgb_to_linear(np.arange(256, dtype=np.float32) / 255.0)
+
+
+# -- gray levels ---------------------------------------------------------------------------------
+def luminance(rgb: np.ndarray, rows_per_chunk: int | None = None) -> np.ndarray:
+    """uint8 RGB [H, W, 3] -> float32 gray [H, W] in [0, 1] with the same CIE luminance Y.
+
+    For a gray pixel that is its own value; for a color pixel, the gray of the same lightness,
+    hence the same LAB L* that a LAB colorizer was trained on. Works in row chunks of about
+    1 MP so that a 24 MP scan needs no full-size float temporaries beyond the result.
+    """
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected uint8 RGB [H, W, 3], got {rgb.dtype} {rgb.shape}")
+    height, width = rgb.shape[:2]
+    out = np.empty((height, width), np.float32)
+    step = rows_per_chunk or max(1, 1_000_000 // max(width, 1))
+    w_r, w_g, w_b = (np.float32(w) for w in LUMINANCE_WEIGHTS)
+    for top in range(0, height, step):
+        part = rgb[top : top + step]
+        y = _SRGB_LUT[part[..., 0]] * w_r
+        y += _SRGB_LUT[part[..., 1]] * w_g
+        y += _SRGB_LUT[part[..., 2]] * w_b
+        out[top : top + step] = linear_to_srgb(y)
+    return out
+
+
+def luma_uint8(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB [..., 3] -> uint8 ITU-R 601 luma [...], bit-identical to PIL's ``convert("L")``."""
+    if rgb.dtype != np.uint8 or rgb.shape[-1] != 3:
+        raise ValueError(f"expected uint8 RGB [..., 3], got {rgb.dtype} {rgb.shape}")
+    weights = np.array(_LUMA_FIXED, np.uint32)
+    return ((rgb.astype(np.uint32) @ weights + (1 << 15)) >> 16).astype(np.uint8)
 
 
 def batch_rgb(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -34,9 +115,39 @@ def batch_lab(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
 
 
 def luma(rgb: torch.Tensor) -> torch.Tensor:
-    """Gray [B,1,H,W] in [0,1] from RGB in [0,1]."""
+    """ITU-R 601 gray [B,1,H,W] in [0,1] from RGB [B,3,H,W] in [0,1]."""
     w = rgb.new_tensor(LUMA).view(1, 3, 1, 1)
     return (rgb * w).sum(1, keepdim=True)
+
+
+# -- CIE XYZ and L*a*b* --------------------------------------------------------------------------
+def _lab_f(t: torch.Tensor) -> torch.Tensor:
+    return torch.where(t > _LAB_EPS, t.clamp(min=_LAB_EPS).pow(1 / 3), _LAB_KAPPA * t + _LAB_F0)
+
+
+def _lab_f_inv(f: torch.Tensor) -> torch.Tensor:
+    return torch.where(f > 0.2068966, f.pow(3), (f - _LAB_F0) / _LAB_KAPPA)
+
+
+def gray_ab_to_rgb_pt(gray: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """Gray [h, w] in [0, 1] and LAB a*b* [2, h, w] -> uint8 RGB [h, w, 3] of the same luminance.
+
+    ``gray`` fixes the CIE luminance Y; a*b* set the color around it (LAB -> XYZ -> linear RGB).
+    Out-of-gamut colors move toward the gray of equal Y until they fit (in linear light, where
+    mixing preserves Y), so Y survives exactly and only the saturation of impossible colors is
+    reduced; clipping channel by channel would change their brightness instead.
+    """
+    y = srgb_to_linear_pt(gray.clamp(0.0, 1.0))
+    fy = _lab_f(y)
+    white = _WHITE.to(gray.device)
+    x = white[0] * _lab_f_inv(fy + ab[0] / 500.0)
+    z = white[2] * _lab_f_inv(fy - ab[1] / 200.0)
+    rgb = torch.einsum("cx,xhw->chw", _XYZ_TO_RGB.to(gray.device), torch.stack([x, y, z]))
+    offset = rgb - y  # the color's departure from the gray of the same luminance
+    room = torch.where(offset > 0, 1.0 - y, y)  # how far each channel may move from the gray
+    scale = torch.where(offset.abs() > room, room / offset.abs().clamp(min=1e-12), 1.0)
+    rgb = y + offset * scale.amin(0, keepdim=True)
+    return (linear_to_srgb_pt(rgb) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0)
 
 
 class ColorSpace:

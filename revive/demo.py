@@ -12,37 +12,27 @@ import time
 from pathlib import Path
 
 import skimage.data
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from revive.color import luma
-from revive.config import config_dir, register_resolvers
+from revive.color import luma_uint8
+from revive.config import compose
 from revive.io import save_image
 
 
 def write_gray_inputs(folder: Path) -> None:
     """The photos to revive: scikit-image's gray ``camera`` and a gray copy of the held-out ``coffee``."""
-    import torch
-
     save_image(skimage.data.camera(), folder / "camera.png")
-    coffee = torch.from_numpy(skimage.data.coffee()).permute(2, 0, 1)[None].float() / 255
-    gray = (luma(coffee)[0, 0].numpy() * 255 + 0.5).astype("uint8")
-    save_image(gray, folder / "coffee_gray.png")
+    save_image(luma_uint8(skimage.data.coffee()), folder / "coffee_gray.png")
 
 
 def main(overrides: list[str]) -> Path:
-    register_resolvers()
     run_dir = Path("outputs/demo") / time.strftime("%Y-%m-%d_%H-%M-%S")
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("train", ["experiment=demo", *overrides], return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
+    cfg = compose("train", ["experiment=demo", *overrides])
     with open_dict(cfg):
-        del cfg["hydra"]
         cfg.paths.output_dir = str(run_dir.resolve())
 
-    from revive.restore import revive_paths
-    from revive.training import train
+    from revive.restore import restore_paths
+    from revive.training.run import train
 
     print(f"[demo] training a colorizer on the bundled photos -> {run_dir}")
     metrics = train(cfg)
@@ -53,7 +43,7 @@ def main(overrides: list[str]) -> Path:
 
     inputs = run_dir / "gray_inputs"
     write_gray_inputs(inputs)
-    summary = revive_paths(inputs, run_dir / "revived", colorizer=ckpt)
+    summary = restore_paths(inputs, run_dir / "revived", colorizer=ckpt)
     panels = sorted((run_dir / "panels").glob("epoch_*.png"))
     samples = run_dir / "samples.png"
     if panels:

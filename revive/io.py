@@ -1,8 +1,8 @@
 """Reading any image safely, and writing outputs atomically.
 
 Old scans arrive in every shape: 16-bit TIFFs, palettes, CMYK, RGBA, EXIF-rotated phone shots.
-Everything funnels through :func:`read_image` so that datasets and ``predict.py`` see the same
-pixels.
+Everything funnels through :func:`open_image` (then :func:`to_rgb` or :func:`image_luminance`)
+so that datasets and ``predict.py`` see the same pixels.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from revive.color import luminance
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _UMASK = os.umask(0o022)  # read once, at import (os.umask can only be read by setting it)
@@ -122,48 +124,9 @@ def save_image(array: np.ndarray, dest: str | os.PathLike, **save_kwargs) -> Pat
 
 # -- luminance ------------------------------------------------------------------------------------
 # Every photo is reduced to one number per pixel before it is revived: the gray level, sRGB-encoded
-# in [0, 1], whose CIE luminance Y equals the pixel's. For a gray pixel that is its own value; for a
-# color pixel it is the gray of the same lightness, hence the same LAB L* a LAB colorizer was
-# trained on. The weights are the Y row of sRGB's RGB->XYZ matrix (kornia's constants).
-LUMINANCE_WEIGHTS = (0.212671, 0.715160, 0.072169)
+# in [0, 1], whose CIE luminance Y equals the pixel's (revive.color.luminance).
 # Modes whose single channel is already the gray level, read at their full precision.
 GRAY_MODES = ("L", "I;16", "I;16L", "I;16B", "I;16N", "I", "F")
-
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """sRGB-encoded values in [0, 1] -> linear light (IEC 61966-2-1), float32."""
-    x = np.asarray(x, dtype=np.float32)
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(y: np.ndarray) -> np.ndarray:
-    """Linear light in [0, 1] -> sRGB-encoded values, float32."""
-    y = np.clip(np.asarray(y, dtype=np.float32), 0.0, 1.0)
-    return np.where(y <= 0.0031308, y * 12.92, 1.055 * y ** (1 / 2.4) - 0.055).astype(np.float32)
-
-
-_SRGB_LUT = srgb_to_linear(np.arange(256, dtype=np.float32) / 255.0)
-
-
-def luminance(rgb: np.ndarray, rows_per_chunk: int | None = None) -> np.ndarray:
-    """uint8 RGB [H, W, 3] -> float32 gray [H, W] in [0, 1] with the same CIE luminance.
-
-    Works in row chunks of about 1 MP so that a 24 MP scan needs no full-size float temporaries
-    beyond the result.
-    """
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected uint8 RGB [H, W, 3], got {rgb.dtype} {rgb.shape}")
-    height, width = rgb.shape[:2]
-    out = np.empty((height, width), np.float32)
-    step = rows_per_chunk or max(1, 1_000_000 // max(width, 1))
-    w_r, w_g, w_b = (np.float32(w) for w in LUMINANCE_WEIGHTS)
-    for top in range(0, height, step):
-        part = rgb[top : top + step]
-        y = _SRGB_LUT[part[..., 0]] * w_r
-        y += _SRGB_LUT[part[..., 1]] * w_g
-        y += _SRGB_LUT[part[..., 2]] * w_b
-        out[top : top + step] = linear_to_srgb(y)
-    return out
 
 
 def _gray_peak(img: Image.Image, arr: np.ndarray) -> float:
@@ -178,7 +141,7 @@ def _gray_peak(img: Image.Image, arr: np.ndarray) -> float:
 
 
 def image_luminance(img: Image.Image) -> np.ndarray:
-    """Any PIL image -> float32 gray [H, W] in [0, 1] (see LUMINANCE_WEIGHTS).
+    """Any PIL image -> float32 gray [H, W] in [0, 1] (see :func:`revive.color.luminance`).
 
     Gray modes keep their precision (a 16-bit scan gives 65536 levels, not 256). Color modes,
     sepia or faded prints included, become the gray of the same luminance; transparency is

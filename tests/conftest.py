@@ -7,12 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from revive.config import config_dir, register_resolvers
+from revive.config import compose
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -28,13 +25,8 @@ def compose_config(
 
     ``fast`` adds the CPU/no-worker settings every test wants unless it says otherwise.
     """
-    register_resolvers()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)  # ${hydra:...} resolves as under @hydra.main
+    cfg = compose(config_name, overrides)
     with open_dict(cfg):
-        del cfg["hydra"]  # @hydra.main hands the task a config without the hydra node
         cfg.paths.output_dir = str(output_dir)
         if fast and "trainer" in cfg:
             cfg.trainer.accelerator = "cpu"

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from revive import speed
+from revive import hardware
 from revive.bench import common, data, dncnn, pix2pix, revival
 from revive.bench.__main__ import main
 from revive.bench.suite import BENCHMARKS, DATASETS
@@ -53,7 +53,7 @@ def test_pix2pix_step_command_writes_the_contract_record(tmp_path):
         assert positive(record[key]), key
     check_ratio(record)
     # measured with the training defaults of this machine
-    assert record["precision"] == speed.resolve_precision("auto", "auto")
+    assert record["precision"] == hardware.resolve_precision("auto", "auto")
     assert record["overrides"] == [] and record["steps"] == 2
     # the arithmetic rate is the speed times the step's FLOPs, next to this machine's ceilings
     assert record["gflops"] == pytest.approx(

@@ -9,17 +9,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from revive.compare import (
-    checkpoint_of,
-    colorize,
-    compare,
-    find_runs,
-    main,
-    panel_cells,
-    read_run,
-    swept_parameters,
-)
-from revive.training import train
+from revive.compare.plots import checkpoint_of, colorize, panel_cells
+from revive.compare.report import compare, main
+from revive.compare.runs import find_runs, read_run, swept_parameters
+from revive.training.run import train
 from tests.conftest import compose_config
 from tests.tiny_runs import image_folder, pix2pix_args
 

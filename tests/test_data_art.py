@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 from revive.data.art import ArtDataModule, read_rgb_reduced
-from revive.training import train
-from tests.fakes import TINY_TRAIN, fake_photos, make_art
+from revive.data.fakes import fake_photos, make_art
+from revive.training.run import train
+from tests.tiny_runs import TINY_TRAIN
 
 SMALL = {"load_size": 72, "crop_size": 64, "num_workers": 0, "batch_size": 2}
 

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from revive.data.celeba import CelebADataModule, face_box
+from revive.data.fakes import CELEBA_SIZE, make_celeba
 from revive.io import read_rgb
-from revive.training import train
-from tests.fakes import CELEBA_SIZE, TINY_TRAIN, make_celeba
+from revive.training.run import train
+from tests.tiny_runs import TINY_TRAIN
 
 SMALL = {"load_size": 72, "crop_size": 64, "num_workers": 0, "batch_size": 2}
 

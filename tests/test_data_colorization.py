@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from revive.data.colorization import ColorizationDataModule, decode_lab
-from revive.training import train
-from tests.fakes import TINY_TRAIN, colorization_photos, make_colorization
+from revive.data.fakes import colorization_photos, make_colorization
+from revive.training.run import train
+from tests.tiny_runs import TINY_TRAIN
 
 SMALL = {"load_size": 32, "crop_size": 32, "num_workers": 0, "batch_size": 2}
 

@@ -6,9 +6,10 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from revive.data.fakes import make_family
 from revive.data.family import FamilyDataModule, NoColorTargetsError
-from revive.training import train
-from tests.fakes import TINY_TRAIN, make_family
+from revive.training.run import train
+from tests.tiny_runs import TINY_TRAIN
 
 SMALL = {"load_size": 72, "crop_size": 32, "num_workers": 0, "batch_size": 2}
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from revive.data.fakes import make_art, make_celeba, make_colorization, make_family
 from revive.data.inspect import main
-from tests.fakes import make_art, make_celeba, make_colorization, make_family
 
 TINY = ["data.load_size=40", "data.crop_size=32"]
 

@@ -8,9 +8,10 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
+from revive.data.fakes import make_art, make_celeba, make_colorization, make_folder
 from revive.data.mix import MixDataModule, WeightedEpochSampler, allocate
-from revive.training import train
-from tests.fakes import TINY_TRAIN, make_art, make_celeba, make_colorization, make_folder
+from revive.training.run import train
+from tests.tiny_runs import TINY_TRAIN
 
 SMALL = ["data.load_size=40", "data.crop_size=32", "data.batch_size=4"]
 

@@ -10,7 +10,7 @@ import torch
 from hydra.utils import instantiate
 from lightning.pytorch.strategies import DDPStrategy
 
-from revive.training import train
+from revive.training.run import train
 from tests.tiny_runs import (
     QUICK,
     TINY_DNCNN,

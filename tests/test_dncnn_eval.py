@@ -13,9 +13,11 @@ import torch
 from PIL import Image
 
 from revive.data.degradations import kair_noisy
-from revive.evaluation import evaluate, evaluate_denoiser, psnr_8bit, ssim_8bit
-from revive.inference import denoising_forward
+from revive.evaluation.denoisers import evaluate_denoiser
+from revive.evaluation.metrics import psnr_8bit, ssim_8bit
+from revive.evaluation.protocol import evaluate
 from revive.nets.dncnn import DnCNN
+from revive.restore.forward import denoising_forward
 from revive.weights.dncnn import load_denoiser
 from tests.conftest import REPO, require_shared
 

@@ -12,7 +12,7 @@ from PIL import Image
 from revive.data.degradations import gaussian_noise
 from revive.data.denoise import DenoiseDataModule, PatchDataset, dihedral
 from revive.models.dncnn import DnCNNModule
-from revive.training import train
+from revive.training.run import train
 from revive.weights.dncnn import load_denoiser
 from tests.conftest import require_shared
 

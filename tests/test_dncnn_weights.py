@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from revive.evaluation import evaluate_denoiser
+from revive.evaluation.denoisers import evaluate_denoiser
 from revive.nets.dncnn import DnCNN
 from revive.weights.dncnn import load_denoiser, read_denoiser_state
 from revive.weights.pickled import module_state, read_pickled

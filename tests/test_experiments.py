@@ -9,9 +9,9 @@ import pytest
 from hydra.utils import get_class
 
 from revive.config import config_dir
+from revive.data.fakes import fake_photos, make_art, make_celeba, make_colorization
 from revive.io import save_image
-from revive.training import train
-from tests.fakes import fake_photos, make_art, make_celeba, make_colorization
+from revive.training.run import train
 from tests.tiny_runs import QUICK, TINY_DNCNN, TINY_PIX2PIX, gray_folder
 
 EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))

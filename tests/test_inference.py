@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from revive import inference, speed
-from revive.evaluation import evaluate_denoiser
-from revive.inference import denoising_forward, inference_dtype
+from revive import hardware
+from revive.evaluation.denoisers import evaluate_denoiser
 from revive.nets.dncnn import DnCNN
-from revive.restore import Reviver, SetupError
+from revive.restore import Restorer, SetupError
+from revive.restore.forward import denoising_forward, inference_dtype
 from revive.weights.dncnn import load_denoiser
 from tests.conftest import require_shared
 
@@ -46,22 +46,22 @@ def test_bf16_forward_is_close_to_fp32_and_leaves_the_network_alone():
     ],
 )
 def test_precision_auto_follows_the_hardware(monkeypatch, precision, native, expected):
-    monkeypatch.setattr(speed, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: native)
     assert inference_dtype(precision, CPU) == expected
 
 
 def test_unknown_precision_is_a_setup_error_that_lists_the_choices():
     with pytest.raises(SetupError, match="auto, 32, bf16"):
-        Reviver(torch.nn.Identity(), None, small_denoiser(), precision="fp8")  # type: ignore[arg-type]
+        Restorer(torch.nn.Identity(), None, small_denoiser(), precision="fp8")  # type: ignore[arg-type]
 
 
 def test_reviver_denoises_in_the_resolved_precision(monkeypatch):
-    monkeypatch.setattr(speed, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: True)
     gray = torch.rand(30, 44)
     results = {}
     for precision in ("auto", 32):  # Hydra hands `precision=32` over as an int
-        reviver = Reviver(torch.nn.Identity(), None, small_denoiser(), precision=precision)  # type: ignore[arg-type]
-        results[reviver.denoise_dtype] = reviver.denoise(gray)
+        restorer = Restorer(torch.nn.Identity(), None, small_denoiser(), precision=precision)  # type: ignore[arg-type]
+        results[restorer.denoise_dtype] = restorer.denoise(gray)
     assert set(results) == {torch.bfloat16, torch.float32}
     difference = (results[torch.bfloat16] - results[torch.float32]).abs().max().item()
     assert 0 < difference < 0.02
@@ -75,8 +75,8 @@ def test_bf16_loses_less_than_a_twentieth_of_a_db_on_set12(monkeypatch):
     scores = {}
     for dtype in (torch.float32, torch.bfloat16):
         monkeypatch.setattr(
-            "revive.evaluation.denoising_forward",
-            lambda net, device, dtype=dtype: inference.denoising_forward(net, device, dtype),
+            "revive.evaluation.denoisers.denoising_forward",
+            lambda net, device, dtype=dtype: denoising_forward(net, device, dtype),
         )
         scores[dtype] = evaluate_denoiser(net, folder, 25, progress=False)["psnr"].mean()
     assert scores[torch.float32] == pytest.approx(30.44, abs=0.02)

@@ -10,22 +10,20 @@ import pytest
 import torch
 from PIL import Image
 
+from revive.color import linear_to_srgb, luminance, srgb_to_linear
+from revive.data.fakes import EXIF_ORIENTATION, fake_photos
 from revive.io import (
     _UMASK,
     ImageReadError,
     image_luminance,
-    linear_to_srgb,
-    luminance,
     open_image,
     pixel_limit,
     preview_rgb,
     read_luminance,
     save_image,
-    srgb_to_linear,
     to_rgb,
     walk_images,
 )
-from tests.fakes import EXIF_ORIENTATION, fake_photos
 
 GRAY = np.arange(0, 256, 5, dtype=np.uint8).reshape(4, 13)  # 52 levels, black to white
 

@@ -9,8 +9,8 @@ from hydra.utils import instantiate
 from PIL import Image
 
 from revive.models.pix2pix import Pix2Pix
-from revive.training import train
-from tests.fakes import TINY_PIX2PIX
+from revive.training.run import train
+from tests.tiny_runs import TINY_PIX2PIX
 
 TINY = TINY_PIX2PIX
 

@@ -13,12 +13,14 @@ import pytest
 import torch
 from PIL import Image
 
-from revive.io import luminance, read_luminance, read_rgb
+from revive.color import luminance
+from revive.data.fakes import fake_photos, make_family
+from revive.io import read_luminance, read_rgb
 from revive.models.pix2pix import Pix2Pix
 from revive.nets.dncnn import DnCNN
-from revive.restore import SetupError, compare_size, revive_config, revive_paths
+from revive.restore import SetupError, restore_config, restore_paths
+from revive.restore.walk import compare_size
 from tests.conftest import REPO
-from tests.fakes import fake_photos, make_family
 
 RENDER = 64  # the tiny colorizer's canvas: fast, and a multiple of its 2**6
 
@@ -98,7 +100,7 @@ def revived_path(out: Path, root: Path, src: Path, suffix: str = "_revived.png")
 def test_revives_a_folder_of_mixed_files(tmp_path, colorizer):
     root, out = tmp_path / "scans", tmp_path / "revived"
     good, broken = make_inputs(root)
-    summary = revive_paths(root, out, colorizer, render_size=RENDER, progress=False)
+    summary = restore_paths(root, out, colorizer, render_size=RENDER, progress=False)
 
     assert sorted(summary.done) == sorted(good)
     assert sorted(path for path, _ in summary.failed) == sorted(broken)
@@ -120,7 +122,7 @@ def test_revives_a_folder_of_mixed_files(tmp_path, colorizer):
 def test_sepia_keeps_its_tones_in_the_before_half(tmp_path, colorizer):
     root = make_family(tmp_path / "family")
     out = tmp_path / "out"
-    revive_paths(root / "sepia.tif", out, colorizer, render_size=RENDER, progress=False)
+    restore_paths(root / "sepia.tif", out, colorizer, render_size=RENDER, progress=False)
     compare = read_rgb(out / "sepia_compare.jpg")
     before = compare[:, : compare.shape[1] // 2].astype(int)
     assert (before[..., 0] - before[..., 2]).mean() > 20  # still sepia (warm), as scanned
@@ -133,15 +135,15 @@ def test_existing_outputs_are_never_overwritten(tmp_path, colorizer):
     mine.parent.mkdir(parents=True)
     mine.write_bytes(b"the user's own file")
 
-    first = revive_paths(root, out, colorizer, render_size=RENDER, progress=False)
+    first = restore_paths(root, out, colorizer, render_size=RENDER, progress=False)
     assert first.done == [a, b] and mine.read_bytes() == b"the user's own file"
     assert sorted(first.written) == sorted([out / "a_revived.png", *out.glob("*_compare.jpg")])
 
-    second = revive_paths(root, out, colorizer, render_size=RENDER, progress=False)
+    second = restore_paths(root, out, colorizer, render_size=RENDER, progress=False)
     assert [path for path, _ in second.skipped] == [a, b] and second.written == []
     assert "overwrite=true" in second.skipped[0][1]
 
-    third = revive_paths(root, out, colorizer, render_size=RENDER, overwrite=True, progress=False)
+    third = restore_paths(root, out, colorizer, render_size=RENDER, overwrite=True, progress=False)
     assert third.done == [a, b] and len(third.written) == 4
     assert read_rgb(mine).shape == (30, 40, 3)
 
@@ -150,7 +152,7 @@ def test_decompression_bombs_are_refused_per_file(tmp_path, colorizer):
     root = tmp_path / "in"
     small = save(photo(20, 30), root / "small.png")
     big = save(photo(200, 300), root / "big.png")
-    summary = revive_paths(root, tmp_path / "out", colorizer, max_pixels=1000, progress=False)
+    summary = restore_paths(root, tmp_path / "out", colorizer, max_pixels=1000, progress=False)
     assert summary.done == [small]
     assert summary.failed[0][0] == big and "decompression-bomb" in summary.failed[0][1]
     assert Image.MAX_IMAGE_PIXELS > 1000  # the limit was restored
@@ -160,7 +162,7 @@ def test_output_inside_the_input_is_not_read_back(tmp_path, colorizer):
     root = tmp_path / "in"
     src = save(photo(20, 30), root / "a.png")
     for _ in range(2):
-        summary = revive_paths(
+        summary = restore_paths(
             root, root / "revived", colorizer, render_size=RENDER, progress=False
         )
     assert [path for path, _ in summary.skipped] == [src] and summary.failed == []
@@ -174,7 +176,7 @@ def test_same_names_in_other_formats_get_distinct_outputs(tmp_path, colorizer):
     root = tmp_path / "in"
     save(photo(20, 30, 1), root / "a.jpg")
     save(photo(20, 30, 2), root / "a.png")
-    summary = revive_paths(root, tmp_path / "out", colorizer, render_size=RENDER, progress=False)
+    summary = restore_paths(root, tmp_path / "out", colorizer, render_size=RENDER, progress=False)
     assert len(summary.done) == 2
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == [
@@ -197,28 +199,28 @@ def test_bad_paths_stop_before_any_work(tmp_path, colorizer, make, message):
     save(photo(20, 30), tmp_path / "in" / "a.png")
     source, out = make(tmp_path)
     with pytest.raises(SetupError, match=message):
-        revive_paths(source, out, colorizer, progress=False)
+        restore_paths(source, out, colorizer, progress=False)
     assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["a.png"]
 
 
 def test_missing_checkpoint_stops_before_any_work(tmp_path, colorizer):
     save(photo(20, 30), tmp_path / "in" / "a.png")
     with pytest.raises(SetupError, match="denoiser=.*not found"):
-        revive_paths(tmp_path / "in", tmp_path / "out", colorizer, tmp_path / "nope.pth")
+        restore_paths(tmp_path / "in", tmp_path / "out", colorizer, tmp_path / "nope.pth")
     assert not (tmp_path / "out").exists()
 
 
 def test_denoiser_output_is_the_new_luminance(tmp_path, colorizer, denoiser):
-    from revive.restore import load_reviver
+    from revive.restore import load_restorer
 
     src = save(photo(70, 90, 3), tmp_path / "in" / "noisy.png", mode="L")
-    summary = revive_paths(
+    summary = restore_paths(
         src, tmp_path / "out", colorizer, denoiser, render_size=RENDER, tile_size=32, progress=False
     )
     assert summary.done == [src]
     revived = read_rgb(tmp_path / "out" / "noisy_revived.png")
-    reviver = load_reviver(colorizer, denoiser, device="cpu")
-    expected = reviver.denoise(torch.from_numpy(read_luminance(src))).numpy()
+    restorer = load_restorer(colorizer, denoiser, device="cpu")
+    expected = restorer.denoise(torch.from_numpy(read_luminance(src))).numpy()
     assert np.abs(luminance(revived) - expected).max() <= 1 / 255
     assert np.abs(luminance(revived) - read_luminance(src)).max() > 5 / 255  # it did change
 
@@ -228,7 +230,7 @@ def test_predict_config_reaches_revive_paths(make_cfg, tmp_path, colorizer):
     overrides = [f"input={src}", f"output={tmp_path / 'out'}", f"colorizer={colorizer}"]
     cfg = make_cfg("predict", [*overrides, f"render_size={RENDER}", "device=cpu"])
     assert cfg.denoiser is None and cfg.overwrite is False and cfg.max_pixels is None
-    summary = revive_config(cfg)
+    summary = restore_config(cfg)
     assert summary.done == [src] and (tmp_path / "out" / "a_revived.png").is_file()
 
 
@@ -266,9 +268,9 @@ def test_command_line_exit_codes(tmp_path, colorizer):
 SCAN_24MP = """
 import json, re, resource, sys, time
 from pathlib import Path
-from revive.restore import revive_paths
+from revive.restore import restore_paths
 start = time.perf_counter()
-summary = revive_paths(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], device="cpu",
+summary = restore_paths(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], device="cpu",
                        progress=False)
 seconds = time.perf_counter() - start
 status = Path("/proc/self/status")

@@ -9,24 +9,16 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from revive.color import get_color_space
-from revive.io import luminance, read_rgb
+from revive.color import get_color_space, gray_ab_to_rgb_pt, luminance
+from revive.data.fakes import fake_photos
+from revive.io import read_rgb
 from revive.models.pix2pix import Pix2Pix
 from revive.nets import UnetGenerator
 from revive.nets.dncnn import DnCNN
-from revive.restore import (
-    Reviver,
-    SetupError,
-    colorize_luminance,
-    fit_canvas,
-    load_reviver,
-    mirror_indices,
-    revive_paths,
-    upsample_rows,
-)
-from revive.tiling import receptive_radius, run_tiled, spans
+from revive.restore import Restorer, SetupError, load_restorer, restore_paths
+from revive.restore.canvas import fit_canvas, mirror_indices, upsample_rows
+from revive.restore.tiling import receptive_radius, run_tiled, spans
 from tests.conftest import require_shared
-from tests.fakes import fake_photos
 
 ODD_SIZES = [(301, 517), (1, 1), (300, 4000)]  # (height, width)
 
@@ -62,7 +54,7 @@ def smooth_gray(height: int, width: int, seed: int = 0) -> torch.Tensor:
 # -- color math --------------------------------------------------------------------------------------
 def test_zero_chroma_gives_the_exact_gray():
     gray = torch.linspace(0, 1, 256).view(16, 16)
-    out = colorize_luminance(gray, torch.zeros(2, 16, 16)).numpy()
+    out = gray_ab_to_rgb_pt(gray, torch.zeros(2, 16, 16)).numpy()
     expected = np.round(gray.numpy() * 255).astype(np.uint8)
     assert np.array_equal(out, np.repeat(expected[..., None], 3, axis=2))
 
@@ -72,14 +64,14 @@ def test_in_gamut_chroma_is_the_lab_color():
     rgb = torch.from_numpy(fake_photos(1, 24, 32, seed=7)[0]).permute(2, 0, 1).float() / 255
     lab = kc.rgb_to_lab(rgb[None])[0]
     gray = torch.from_numpy(luminance((rgb.permute(1, 2, 0) * 255).round().byte().numpy()))
-    out = colorize_luminance(gray, lab[1:]).float() / 255
+    out = gray_ab_to_rgb_pt(gray, lab[1:]).float() / 255
     assert (out.permute(2, 0, 1) - rgb).abs().max() < 1.5 / 255
 
 
 def test_out_of_gamut_chroma_keeps_the_luminance():
     gray = torch.rand(64, 80, generator=torch.Generator().manual_seed(0))
     ab = (torch.rand(2, 64, 80, generator=torch.Generator().manual_seed(1)) - 0.5) * 300
-    out = colorize_luminance(gray, ab).numpy()
+    out = gray_ab_to_rgb_pt(gray, ab).numpy()
     assert np.abs(luminance(out) - gray.numpy()).max() <= 1 / 255
     # plain clipping, by contrast, changes the brightness of saturated colors
     clipped = kc.lab_to_rgb(
@@ -126,9 +118,9 @@ def test_mirror_padding_fills_any_margin():
 
 def test_render_centers_the_unsquashed_picture():
     net = tiny_colorizer()
-    reviver = Reviver(net, get_color_space("lab"), render_size=64)
+    restorer = Restorer(net, get_color_space("lab"), render_size=64)
     gray = smooth_gray(100, 200)
-    canvas, box = reviver.render(gray)
+    canvas, box = restorer.render(gray)
     assert canvas.shape == (1, 64, 64) and (box.height, box.width) == (32, 64)
     expected = F.interpolate(gray[None, None], size=(32, 64), mode="bilinear", antialias=True)
     assert torch.allclose(canvas[0, 16:48], expected[0, 0].clamp(0, 1))
@@ -141,9 +133,9 @@ def test_render_centers_the_unsquashed_picture():
 @pytest.mark.parametrize("size", ODD_SIZES)
 def test_revive_keeps_size_and_luminance(space, size):
     net = tiny_colorizer(2 if space == "lab" else 3)
-    reviver = Reviver(net, get_color_space(space), render_size=64)
+    restorer = Restorer(net, get_color_space(space), render_size=64)
     gray = smooth_gray(*size) if min(size) > 1 else torch.tensor([[0.3]])
-    out = reviver.revive(gray)
+    out = restorer.restore(gray)
     assert out.shape == (*size, 3) and out.dtype == np.uint8
     assert np.abs(luminance(out) - gray.numpy()).max() <= 1 / 255
 
@@ -153,9 +145,9 @@ def test_rgb_colorizer_contributes_only_its_chroma():
     net = tiny_colorizer(3)
     with torch.no_grad():
         net.model.model[3].bias.fill_(-2.0)  # the last up-conv: outputs near -1, i.e. black
-    reviver = Reviver(net, get_color_space("rgb"), render_size=64)
+    restorer = Restorer(net, get_color_space("rgb"), render_size=64)
     gray = smooth_gray(40, 60)
-    out = reviver.revive(gray)
+    out = restorer.restore(gray)
     assert np.abs(luminance(out) - gray.numpy()).max() <= 1 / 255
 
 
@@ -166,7 +158,7 @@ def test_colors_follow_the_colorizer():
         last = net.model.model[3]
         last.weight.zero_()
         last.bias.copy_(torch.tensor([0.0, -0.3]))  # tanh -> ab = (0, -32): blue
-    out = Reviver(net, get_color_space("lab"), render_size=64).revive(torch.full((30, 50), 0.5))
+    out = Restorer(net, get_color_space("lab"), render_size=64).restore(torch.full((30, 50), 0.5))
     assert (out[..., 2].astype(int) - out[..., 0]).min() > 20
 
 
@@ -200,15 +192,15 @@ def test_tiled_denoising_equals_untiled():
 def test_reviver_denoises_in_tiles_with_fused_bn():
     net = tiny_dncnn(seed=1)
     reference = tiny_dncnn(seed=1)  # unfused twin
-    reviver = Reviver(
+    restorer = Restorer(
         tiny_colorizer(), get_color_space("lab"), net, render_size=64, tile_size=20, precision="32"
     )  # fp32: exact (test_inference covers bf16)
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in reviver.denoiser.modules())
-    assert reviver.overlap == 17
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in restorer.denoiser.modules())
+    assert restorer.overlap == 17
     noisy = (smooth_gray(50, 45) + 0.1 * torch.randn(50, 45)).clamp(0, 1)
     with torch.inference_mode():
         expected = reference(noisy[None, None])[0, 0].clamp(0, 1)
-    assert (reviver.denoise(noisy) - expected).abs().max() < 1e-4
+    assert (restorer.denoise(noisy) - expected).abs().max() < 1e-4
 
 
 def noisy_set12_crop() -> tuple[torch.Tensor, torch.Tensor]:
@@ -227,8 +219,8 @@ def test_official_denoiser_cleans_the_luminance(tmp_path):
     path = require_shared("weights", "dncnn_25.pth")
     clean, noisy = noisy_set12_crop()
     torch.save(tiny_colorizer().state_dict(), tmp_path / "net_G.pth")
-    reviver = load_reviver(tmp_path / "net_G.pth", path, device="cpu", tile_size=40)
-    denoised = reviver.denoise(noisy)
+    restorer = load_restorer(tmp_path / "net_G.pth", path, device="cpu", tile_size=40)
+    denoised = restorer.denoise(noisy)
     assert psnr(denoised, clean) > psnr(noisy, clean) + 4  # 21.2 -> 26.3 dB on this crop
 
 
@@ -236,7 +228,7 @@ def test_color_denoiser_is_refused_before_work(tmp_path):
     path = require_shared("weights", "dncnn_color_blind.pth")
     torch.save(tiny_colorizer().state_dict(), tmp_path / "net_G.pth")
     with pytest.raises(SetupError, match="denoiser=.*color.*gray model"):
-        load_reviver(tmp_path / "net_G.pth", path, device="cpu")
+        load_restorer(tmp_path / "net_G.pth", path, device="cpu")
 
 
 # -- checkpoints -------------------------------------------------------------------------------------
@@ -262,7 +254,7 @@ def test_official_generator_file_gives_the_same_colors_as_our_checkpoint(tmp_pat
     results = []
     for name in ("last.ckpt", "latest_net_G.pth"):
         out = tmp_path / f"out_{name}"
-        summary = revive_paths(
+        summary = restore_paths(
             tmp_path / "in", out, tmp_path / name, render_size=64, progress=False
         )
         assert summary.ok and len(summary.done) == 1
@@ -287,13 +279,13 @@ def test_setup_problems_are_one_clear_error(tmp_path, kwargs, message):
     if torch.cuda.is_available() and kwargs.get("device") == "cuda:7":
         pytest.skip("a machine with a GPU")
     with pytest.raises(SetupError, match=message):
-        load_reviver(**{"colorizer": colorizer, "device": "cpu", **kwargs})
+        load_restorer(**{"colorizer": colorizer, "device": "cpu", **kwargs})
 
 
 def test_a_denoiser_is_not_a_colorizer(tmp_path):
     torch.save(tiny_dncnn(features=8, depth=3).state_dict(), tmp_path / "dncnn.pth")
     with pytest.raises(SetupError, match="colorizer=.*unknown colorizer format"):
-        load_reviver(tmp_path / "dncnn.pth", device="cpu")
+        load_restorer(tmp_path / "dncnn.pth", device="cpu")
     save_lightning_colorizer(tmp_path / "c.ckpt")
     with pytest.raises(SetupError, match="denoiser=.*"):
-        load_reviver(tmp_path / "c.ckpt", tmp_path / "c.ckpt", device="cpu")
+        load_restorer(tmp_path / "c.ckpt", tmp_path / "c.ckpt", device="cpu")

@@ -21,19 +21,15 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from revive import speed
+from revive import hardware
 from revive.bench.pix2pix import OfficialStep
 from revive.models.pix2pix import Pix2Pix
-from revive.training import train
+from revive.training import trainer as trainer_module
+from revive.training.run import train
+from tests.tiny_runs import TINY_PIX2PIX
 
 TINY_NETS = {"generator": {"ngf": 8, "num_downs": 6}, "discriminator": {"ndf": 8}}
-TINY = [
-    "model.generator.ngf=8",
-    "model.generator.num_downs=6",
-    "model.discriminator.ndf=8",
-    "data.load_size=72",
-    "data.crop_size=64",
-]
+TINY = TINY_PIX2PIX  # the Hydra overrides that build TINY_NETS
 
 
 def rgb_batch(n: int = 2, size: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -122,11 +118,11 @@ def test_compile_keeps_the_official_state_dict_keys():
 
 # -- precision: auto --------------------------------------------------------------------------
 @pytest.fixture
-def hardware(monkeypatch):
-    """Pretend to be a machine: ``hardware(cpu_bf16=..., cuda=None | (major, minor))``."""
+def pretend_machine(monkeypatch):
+    """Pretend to be a machine: ``pretend_machine(cpu_bf16=..., cuda=None | (major, minor))``."""
 
     def pretend(cpu_bf16: bool, cuda: tuple[int, int] | None = None) -> None:
-        monkeypatch.setattr(speed, "cpu_has_native_bf16", lambda: cpu_bf16)
+        monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: cpu_bf16)
         monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda is not None)
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=0: cuda)
         monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
@@ -146,22 +142,24 @@ def hardware(monkeypatch):
         (True, (7, 5), "cpu", "bf16-mixed"),
     ],
 )
-def test_auto_precision_follows_the_hardware(hardware, cpu_bf16, cuda, accelerator, expected):
-    hardware(cpu_bf16, cuda)
-    assert speed.resolve_precision("auto", accelerator) == expected
+def test_auto_precision_follows_the_hardware(
+    pretend_machine, cpu_bf16, cuda, accelerator, expected
+):
+    pretend_machine(cpu_bf16, cuda)
+    assert hardware.resolve_precision("auto", accelerator) == expected
 
 
-def test_explicit_precision_passes_through(hardware):
-    hardware(cpu_bf16=True)
+def test_explicit_precision_passes_through(pretend_machine):
+    pretend_machine(cpu_bf16=True)
     for value in ("32-true", "bf16-mixed", "16-mixed", 32, None):
-        assert speed.resolve_precision(value, "cpu") == value
+        assert hardware.resolve_precision(value, "cpu") == value
 
 
 def test_default_trainer_trains_in_the_resolved_precision(make_cfg):
     cfg = make_cfg("train", TINY)
     assert cfg.trainer.precision == "auto"
     trainer = instantiate(cfg.trainer, logger=False)
-    expected = "bf16-mixed" if speed.cpu_has_native_bf16() else "32-true"
+    expected = "bf16-mixed" if hardware.cpu_has_native_bf16() else "32-true"
     assert trainer.precision == expected
     assert torch.backends.cudnn.benchmark  # on unless deterministic
     deterministic = instantiate(cfg.trainer, logger=False, deterministic=True)
@@ -172,9 +170,9 @@ def test_default_trainer_trains_in_the_resolved_precision(make_cfg):
 RSS_AFTER_FREE = """
 import sys, torch
 from pathlib import Path
-from revive import speed
+from revive.training.trainer import reuse_freed_memory
 if sys.argv[1] == "reuse":
-    assert speed.reuse_freed_memory()
+    assert reuse_freed_memory()
 def rss_mb():
     line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmRSS"))
     return int(line.split()[1]) / 1024
@@ -200,7 +198,7 @@ def test_reused_memory_stays_in_the_process_and_default_malloc_returns_it():
 
 def test_trainer_applies_the_allocator_setting_unless_told_not_to(make_cfg, monkeypatch):
     calls = []
-    monkeypatch.setattr(speed, "reuse_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(trainer_module, "reuse_freed_memory", lambda: calls.append(1) or True)
     cfg = make_cfg("train", TINY)
     instantiate(cfg.trainer, logger=False)
     instantiate(cfg.trainer, logger=False, reuse_host_memory=False)

@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
-from revive.compare import compare
-from revive.config import config_dir
-from revive.run_dir import register_run_resolvers, run_signature
+from revive.compare.report import compare
+from revive.config import compose
+from revive.training.run_dir import register_run_resolvers, run_signature
 from tests.tiny_runs import image_folder, pix2pix_args, run_train
 
 EXCLUDED = ("name=", "data.num_workers", "data.persistent_workers", "trainer.accelerator")
@@ -104,13 +102,9 @@ def test_optuna_search_maximises_the_metric_train_returns(tmp_path):
 
 def test_slurm_example_asks_one_task_per_gpu(tmp_path):
     register_run_resolvers()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            "train",
-            ["local=slurm", "trainer.devices=8", "trainer.num_nodes=2"],
-            return_hydra_config=True,
-        )
+    cfg = compose(
+        "train", ["local=slurm", "trainer.devices=8", "trainer.num_nodes=2"], hydra_node=True
+    )
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert launcher.partition and launcher.timeout_min == 1440

@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from revive.run_dir import MAX_SIGNATURE, run_signature
-from revive.training import flat_config, train
+from revive.training.run import flat_config, train
+from revive.training.run_dir import MAX_SIGNATURE, run_signature
 from tests.tiny_runs import as_sweep_job, image_folder, only_child, pix2pix_args, run_train
 
 

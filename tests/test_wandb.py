@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 from wandb.proto import wandb_internal_pb2 as pb
 
-from revive.loggers import folder_run_id, run_tags, wandb_logger, wandb_mode
-from revive.training import train
+from revive.training.loggers import folder_run_id, run_tags, wandb_logger, wandb_mode
+from revive.training.run import train
 from tests.conftest import compose_config
 from tests.tiny_runs import image_folder, pix2pix_args
 

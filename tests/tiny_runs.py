@@ -23,9 +23,19 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import read_write
 
-from revive.callbacks import capture_rng_states
+from revive.data.fakes import fake_photos
 from revive.io import save_image
-from tests.fakes import TINY_PIX2PIX, fake_photos
+from revive.training.callbacks import capture_rng_states
+
+# Hydra overrides for one batch per split (fast_dev_run) through a tiny but real Pix2Pix on CPU.
+TINY_PIX2PIX = [
+    "model.generator.ngf=8",
+    "model.generator.num_downs=6",
+    "model.discriminator.ndf=8",
+    "data.load_size=72",
+    "data.crop_size=64",
+]
+TINY_TRAIN = ["+trainer.fast_dev_run=true", "logger=csv", *TINY_PIX2PIX]
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN_PY = REPO / "train.py"
@@ -142,7 +152,7 @@ class ResumeProbe(L.Callback):
     """Appends to ``path`` (JSON lines) the state the first step of a launch starts from, then
     each step's losses.
 
-    Runs after :class:`revive.callbacks.RngStates` (it is added last), so the random states it
+    Runs after :class:`revive.training.callbacks.RngStates` (it is added last), so the random states it
     records are the ones the first step after a resume draws from.
     """
 

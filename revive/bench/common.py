@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from revive.hardware import resolve_device
+
 RESULT_MARK = "@@revive-bench-result@@ "
 READY_MARK = "@@revive-bench-ready@@"
 TURNS_ENV = "REVIVE_BENCH_TURNS"
@@ -54,8 +56,8 @@ def peak_rss_mb(children: bool = False) -> float:
 
 
 def default_device() -> torch.device:
-    """Where benchmarks run: the GPU when there is one, as ``accelerator: auto`` would pick."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """Where benchmarks run: what ``accelerator: auto`` picks (a GPU when there is one)."""
+    return resolve_device("auto")
 
 
 def synchronize(device: torch.device) -> None:

@@ -7,7 +7,7 @@
 - **dncnn_infer**: the 17-layer DnCNN-S in eval mode on 512x512 tiles (``predict.py``'s tile
   size): eager fp32 with its BatchNorm as separate layers (baseline) against what ``predict.py``
   runs: BatchNorm folded into the convolutions (``DnCNN.fuse_bn``) and the forward of
-  :func:`revive.inference.denoising_forward` in ``precision: auto`` (bf16 where native).
+  :func:`revive.restore.forward.denoising_forward` in ``precision: auto`` (bf16 where native).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import torch.nn.functional as F
 
 from revive.bench.common import default_device, paired_fields, run_in_turns, timed_steps
 from revive.bench.fit import optimizer_name, time_fit, training_config
-from revive.inference import denoising_forward, inference_dtype
 from revive.nets.dncnn import DnCNN
+from revive.restore.forward import denoising_forward, inference_dtype
 
 TARGET = "revive.bench.dncnn"
 PATCH = 40

@@ -32,15 +32,9 @@ def quiet_lightning() -> None:
 
 def training_config(overrides: Sequence[str] = ()) -> DictConfig:
     """``conf/train.yaml`` composed with ``overrides``, as ``python train.py ...`` would."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from revive.config import compose
 
-    from revive.config import config_dir, register_resolvers
-
-    register_resolvers()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
+    return compose("train", overrides)
 
 
 class StepTimer(L.Callback):

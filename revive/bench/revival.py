@@ -1,7 +1,7 @@
 """``revive_24mp``: seconds and peak RSS to revive one 24-megapixel scan with ``predict.py``'s code.
 
 A 6000x4000 JPEG (a 24 MP camera or flatbed scan) is revived by
-:func:`revive.restore.revive_paths` with ``conf/predict.yaml``'s defaults, once with the colorizer
+:func:`revive.restore.restore_paths` with ``conf/predict.yaml``'s defaults, once with the colorizer
 alone and once with a 17-layer DnCNN denoising the full-resolution luminance first. The networks
 carry random weights (speed and memory do not depend on the values), so nothing is downloaded.
 The image and the weights are written before the timed process starts, so its peak RSS is the
@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from revive.bench.common import Runs, run_isolated
-from revive.bench.data import smooth_image
+from revive.data.fakes import fake_photos
 
 TARGET = "revive.bench.revival"
 ASPECT = 3 / 2  # 6000 x 4000 at 24 MP
@@ -36,12 +36,11 @@ def scan_size(megapixels: float) -> tuple[int, int]:
 def write_scan(path: Path, megapixels: float, seed: int = 0) -> tuple[int, int]:
     """A JPEG of smooth random content, built in bands to keep this process small."""
     height, width = scan_size(megapixels)
-    rng = np.random.default_rng(seed)
     band = 512
     image = np.empty((height, width, 3), np.uint8)
     for top in range(0, height, band):
         rows = min(band, height - top)
-        image[top : top + rows] = smooth_image(rng, rows, width)
+        image[top : top + rows] = fake_photos(1, rows, width, seed + top, cell=32, grain=6.0)[0]
     Image.fromarray(image).save(path, quality=90)
     return height, width
 
@@ -59,11 +58,11 @@ def write_weights(folder: Path) -> tuple[Path, Path]:
 
 
 def measure_revival(scan: str, output: str, colorizer: str, denoiser: str | None) -> dict:
-    """Seconds of ``revive_paths`` on one scan, loading included (child process)."""
-    from revive.restore import revive_paths
+    """Seconds of ``restore_paths`` on one scan, loading included (child process)."""
+    from revive.restore import restore_paths
 
     start = time.perf_counter()
-    summary = revive_paths(scan, output, colorizer, denoiser, progress=False)
+    summary = restore_paths(scan, output, colorizer, denoiser, progress=False)
     seconds = time.perf_counter() - start
     if not summary.ok or len(summary.done) != 1:
         raise RuntimeError(f"the revival did not succeed: {summary}")

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from revive.color import luma_uint8
 from revive.data.module import resolve_pin_memory
 from revive.io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_rgb
 
@@ -31,7 +32,7 @@ def read_clean(path: str | Path, channels: int) -> np.ndarray:
     if channels == 3:
         return rgb
     if channels == 1:
-        return np.asarray(Image.fromarray(rgb).convert("L"))[..., None]
+        return luma_uint8(rgb)[..., None]
     raise ValueError(f"channels must be 1 (gray) or 3 (RGB), got {channels}")
 
 

@@ -18,24 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
-from omegaconf import DictConfig
 
 from revive.color import batch_rgb, luma
-from revive.config import config_dir, register_resolvers
+from revive.config import compose
 from revive.data.module import ImageDataModule
 from revive.io import save_image
 from revive.visual import grid, to_uint8
-
-
-def compose_train_config(overrides: Sequence[str]) -> DictConfig:
-    """The training config with ``overrides``, composed as ``train.py`` would (no run folder)."""
-    register_resolvers()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
 
 
 def contact_sheet(samples: Sequence[dict[str, torch.Tensor]], columns: int = 8) -> np.ndarray:
@@ -103,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     """Run the command; returns the path of the written sheet."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    cfg = compose_train_config(args.overrides)
+    cfg = compose("train", args.overrides, hydra_node=True)
     name = cfg.hydra.runtime.choices.get("data", "data")
     datamodule: ImageDataModule = instantiate(cfg.data)
     print_counts(name, datamodule)

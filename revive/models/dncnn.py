@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from revive.data.degradations import gaussian_noise, quantize, sample_sigmas
-from revive.metrics import restoration_metrics
+from revive.evaluation.metrics import restoration_metrics
 from revive.nets.dncnn import DnCNN
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
 from revive.color import ColorSpace, get_color_space
+from revive.evaluation.metrics import ColorfulnessGap, restoration_metrics
 from revive.losses import GANLoss, gradient_penalty
-from revive.metrics import ColorfulnessGap, restoration_metrics
 from revive.models.schedules import linear_decay
 from revive.nets import PatchDiscriminator, UnetGenerator, init_weights
 

@@ -12,23 +12,17 @@ import json
 import os
 from pathlib import Path
 
-from safetensors import safe_open
 from safetensors.torch import save_file
 
-from revive.color import ColorSpace, get_color_space
 from revive.io import atomic_path
 from revive.nets import UnetGenerator
-from revive.weights.safe import load_state_strict
-
-FORMAT = "revive-colorizer"
+from revive.weights.pix2pix import EXPORT_FORMAT, load_colorizer
 
 
 def export_colorizer(
     ckpt: str | os.PathLike, dest: str | os.PathLike, overwrite: bool = False
 ) -> Path:
     """Write the generator of ``ckpt`` (any format ``load_colorizer`` reads) to ``dest``."""
-    from revive.weights.pix2pix import load_colorizer
-
     dest = Path(dest)
     if dest.exists() and not overwrite:
         raise FileExistsError(f"{dest} exists; pass --overwrite to replace it")
@@ -41,22 +35,10 @@ def export_colorizer(
         "norm": _norm_of(net),
     }
     state = {k: v.contiguous() for k, v in net.state_dict().items()}
-    metadata = {"format": FORMAT, "color_space": space.name, "generator": json.dumps(arch)}
+    metadata = {"format": EXPORT_FORMAT, "color_space": space.name, "generator": json.dumps(arch)}
     with atomic_path(dest) as tmp:
         save_file(state, str(tmp), metadata=metadata)
     return dest
-
-
-def load_exported(path: str | os.PathLike) -> tuple[UnetGenerator, ColorSpace]:
-    """Rebuild a generator written by :func:`export_colorizer`."""
-    with safe_open(str(path), framework="pt", device="cpu") as f:
-        meta = f.metadata() or {}
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a revive colorizer export (metadata {meta})")
-        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-    net = UnetGenerator(**json.loads(meta["generator"]))
-    load_state_strict(net, state, path)
-    return net.eval(), get_color_space(meta["color_space"])
 
 
 def _norm_of(net: UnetGenerator) -> str:

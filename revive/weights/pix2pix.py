@@ -8,14 +8,18 @@ The format is told from the keys, never from the file name:
 
 from __future__ import annotations
 
+import json
 import os
 
 import torch
+from safetensors import safe_open
 
 from revive.color import ColorSpace, get_color_space
 from revive.nets import UnetGenerator
 from revive.weights.safe import load_checkpoint, load_state_strict, strip_prefix
 
+# The ``format`` metadata of a colorizer exported by revive.weights.export.
+EXPORT_FORMAT = "revive-colorizer"
 # Which color space a 1-channel-input generator was trained in, by its output channels.
 SPACE_BY_OUTPUT = {2: "lab", 3: "rgb"}
 
@@ -39,11 +43,21 @@ def unet_config_from_state(state: dict[str, torch.Tensor]) -> dict:
     }
 
 
+def load_exported(path: str | os.PathLike) -> tuple[UnetGenerator, ColorSpace]:
+    """Rebuild a generator written by :func:`revive.weights.export.export_colorizer`."""
+    with safe_open(str(path), framework="pt", device="cpu") as f:
+        meta = f.metadata() or {}
+        if meta.get("format") != EXPORT_FORMAT:
+            raise ValueError(f"{path} is not a revive colorizer export (metadata {meta})")
+        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    net = UnetGenerator(**json.loads(meta["generator"]))
+    load_state_strict(net, state, path)
+    return net.eval(), get_color_space(meta["color_space"])
+
+
 def load_colorizer(path: str | os.PathLike) -> tuple[UnetGenerator, ColorSpace]:
     """Build the generator stored in ``path`` (ours or official) in eval mode, and its space."""
     if str(path).endswith(".safetensors"):
-        from revive.weights.export import load_exported
-
         return load_exported(path)
     ckpt = load_checkpoint(path)
     if "state_dict" in ckpt and "hyper_parameters" in ckpt:

@@ -27,9 +27,10 @@ from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from revive.config import flatten
 from revive.io import atomic_path
-from revive.loggers import finish_wandb
-from revive.run_dir import register_run_resolvers
+from revive.training.loggers import finish_wandb
+from revive.training.run_dir import register_run_resolvers
 
 log = logging.getLogger(__name__)
 
@@ -224,14 +225,4 @@ def _has_best(trainer: L.Trainer) -> bool:
 
 def flat_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as ``{"model.lambda_l1": 100, ...}`` so dashboards can filter on it."""
-    flat: dict[str, Any] = {}
-
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), value)
-        else:
-            flat[prefix] = node
-
-    walk("", resolved_config(cfg))
-    return flat
+    return flatten(resolved_config(cfg))

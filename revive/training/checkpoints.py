@@ -1,4 +1,5 @@
-"""Atomic checkpoint writes and the auto-resume lookup."""
+"""Atomic checkpoint writes (the auto-resume lookup is ``resolve_ckpt_path`` in
+:mod:`revive.training.run`)."""
 
 from __future__ import annotations
 

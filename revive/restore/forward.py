@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 import torch.utils.mkldnn
 
-from revive import speed
+from revive import hardware
 from revive.nets.dncnn import DnCNN
 
 PRECISIONS = ("auto", "32", "bf16")
@@ -31,7 +31,7 @@ def inference_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
     if precision == "auto":  # the hardware rule that trainer.precision=auto follows
-        native = speed.resolve_precision(speed.AUTO, device.type) == speed.BF16
+        native = hardware.resolve_precision(hardware.AUTO, device.type) == hardware.BF16
         return torch.bfloat16 if native else torch.float32
     return torch.bfloat16 if precision == "bf16" else torch.float32
 

@@ -1,8 +1,10 @@
-"""Tiny copies of each real dataset layout, written into a given folder (usually ``tmp_path``).
+"""Fake copies of each real dataset layout, written into a given folder.
 
-Every generator is deterministic, returns the path to pass as ``data.root``, and draws smooth
-color pictures (not noise) so that JPEG compression, resizing and LAB behave as on photos.
-Other test modules and the benchmarks import these; keep the signatures stable.
+The tests write tiny ones into ``tmp_path``; the benchmarks (``revive.bench``) write ones of the
+real datasets' image sizes. Every generator is deterministic, returns the path to pass as
+``data.root``, and draws smooth color pictures (not noise) so that JPEG compression, resizing
+and LAB behave as on photos; ``grain`` adds film-like noise, which gives JPEG files realistic
+sizes and decoding costs.
 """
 
 from __future__ import annotations
@@ -18,15 +20,24 @@ CELEBA_SIZE = (178, 218)  # (width, height) of the official aligned images
 EXIF_ORIENTATION = 0x0112
 
 
-def fake_photos(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
-    """``n`` smooth color pictures, uint8 [n, height, width, 3]: colored fields plus a gradient."""
+def fake_photos(
+    n: int, height: int, width: int, seed: int = 0, cell: int | None = None, grain: float = 0.0
+) -> np.ndarray:
+    """``n`` smooth color pictures, uint8 [n, height, width, 3]: colored fields plus a gradient.
+
+    The fields form a 4x4 grid, or one field per ``cell`` pixels (finer detail, as in a large
+    photo); ``grain`` is the standard deviation of Gaussian grain on the 0-255 scale.
+    """
     rng = np.random.default_rng(seed)
+    grid = (4, 4) if cell is None else (max(2, height // cell), max(2, width // cell))
     photos = np.empty((n, height, width, 3), np.uint8)
     ramp = np.linspace(0.0, 60.0, width, dtype=np.float32)[None, :, None]
     for i in range(n):
-        coarse = rng.uniform(20, 235, size=(4, 4, 3)).astype(np.float32)
-        field = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-        photos[i] = np.clip(field + ramp - 30.0, 0, 255).astype(np.uint8)
+        coarse = rng.uniform(20, 235, size=(*grid, 3)).astype(np.float32)
+        field = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC) + ramp - 30.0
+        if grain:
+            field += rng.normal(0.0, grain, field.shape).astype(np.float32)
+        photos[i] = np.clip(field, 0, 255).astype(np.uint8)
     return photos
 
 
@@ -36,17 +47,29 @@ def _save(array: np.ndarray, path: Path, **kwargs) -> Path:
     return path
 
 
-def make_folder(root: str | Path, n: int = 6, size: tuple[int, int] = (48, 40)) -> Path:
+def make_folder(
+    root: str | Path, n: int = 6, size: tuple[int, int] = (48, 40), grain: float = 0.0
+) -> Path:
     """A plain tree of ``n`` RGB images (JPEG and PNG, some in a subfolder), ``size`` = (w, h)."""
     root = Path(root)
-    for i, photo in enumerate(fake_photos(n, size[1], size[0], seed=1)):
+    photos = fake_photos(n, size[1], size[0], seed=1, cell=_cell(size), grain=grain)
+    for i, photo in enumerate(photos):
         sub = root / "more" if i % 3 == 2 else root
         _save(photo, sub / f"img_{i:03d}.{'png' if i % 2 else 'jpg'}")
     return root
 
 
+def _cell(size: tuple[int, int]) -> int | None:
+    """Field size for a picture of ``size``: the 4x4 grid for small ones, finer for large ones."""
+    return 32 if max(size) > 128 else None
+
+
 def make_celeba(
-    root: str | Path, n: int = 12, partition: Sequence[int] | None = None, csv: bool = False
+    root: str | Path,
+    n: int = 12,
+    partition: Sequence[int] | None = None,
+    csv: bool = False,
+    grain: float = 0.0,
 ) -> Path:
     """CelebA aligned layout: ``img_align_celeba/000001.jpg`` … (178x218) and the partition file.
 
@@ -63,7 +86,7 @@ def make_celeba(
         raise ValueError(f"partition has {len(partition)} entries for {n} images")
     width, height = CELEBA_SIZE
     names = [f"{i + 1:06d}.jpg" for i in range(n)]
-    for name, photo in zip(names, fake_photos(n, height, width, seed=2), strict=True):
+    for name, photo in zip(names, fake_photos(n, height, width, seed=2, grain=grain), strict=True):
         _save(photo, root / "img_align_celeba" / name, quality=90)
     if csv:
         lines = ["image_id,partition"] + [f"{m},{p}" for m, p in zip(names, partition, strict=True)]
@@ -74,13 +97,18 @@ def make_celeba(
     return root
 
 
-def colorization_photos(n: int = 10, size: int = 32) -> np.ndarray:
+def colorization_photos(n: int = 10, size: int = 32, grain: float = 0.0) -> np.ndarray:
     """The RGB pictures that :func:`make_colorization` encodes (to check decoding against)."""
-    return fake_photos(n, size, size, seed=3)
+    return fake_photos(n, size, size, seed=3, cell=_cell((size, size)), grain=grain)
 
 
 def make_colorization(
-    root: str | Path, n: int = 10, nested: bool = True, size: int = 32, chunks: int = 3
+    root: str | Path,
+    n: int = 10,
+    nested: bool = True,
+    size: int = 32,
+    chunks: int = 3,
+    grain: float = 0.0,
 ) -> Path:
     """The Kaggle "Image Colorization Dataset": ``l/gray_scale.npy`` [n,size,size] and the ab
     channels split over ``ab1.npy`` … ``ab<chunks>.npy`` [k,size,size,2], all uint8.
@@ -89,7 +117,9 @@ def make_colorization(
     as in the real files. ``nested=True`` puts them in ``ab/ab/`` (the Kaggle zip), else ``ab/``.
     """
     root = Path(root)
-    lab = np.stack([cv2.cvtColor(p, cv2.COLOR_RGB2LAB) for p in colorization_photos(n, size)])
+    lab = np.stack(
+        [cv2.cvtColor(p, cv2.COLOR_RGB2LAB) for p in colorization_photos(n, size, grain)]
+    )
     (root / "l").mkdir(parents=True, exist_ok=True)
     np.save(root / "l" / "gray_scale.npy", np.ascontiguousarray(lab[..., 0]))
     ab_dir = root / "ab" / "ab" if nested else root / "ab"
@@ -105,20 +135,37 @@ def make_art(
     n_train: int = 4,
     n_val: int = 2,
     size: tuple[int, int] = (60, 48),
+    sides: tuple[int, int] | None = None,
+    troublemakers: bool = True,
+    grain: float = 0.0,
 ) -> Path:
     """Kaggle "Art Images" layout: ``dataset_updated/{training_set,validation_set}/<category>/``.
 
-    Besides ``n_train``/``n_val`` RGB JPEGs per category, the first category's training set holds
-    the troublemakers of the real set: ``broken.jpg`` (not an image), ``cmyk.jpg`` (CMYK) and
-    ``gray.png`` (grayscale), so it has ``n_train + 2`` readable images.
+    ``n_train``/``n_val`` RGB JPEGs per category, of ``size`` = (w, h), or with ``sides`` each
+    image's width and height drawn from that range (the real paintings vary in size). With
+    ``troublemakers``, the first category's training set also holds those of the real set:
+    ``broken.jpg`` (not an image), ``cmyk.jpg`` (CMYK) and ``gray.png`` (grayscale), so it has
+    ``n_train + 2`` readable images.
     """
     base = Path(root) / "dataset_updated"
     seed = 10
     for category in categories:
         for split, count in (("training_set", n_train), ("validation_set", n_val)):
             seed += 1
-            for i, photo in enumerate(fake_photos(count, size[1], size[0], seed=seed)):
-                _save(photo, base / split / category / f"{category}_{i:03d}.jpg")
+            folder = base / split / category
+            if sides is None:
+                for i, photo in enumerate(
+                    fake_photos(count, size[1], size[0], seed=seed, grain=grain)
+                ):
+                    _save(photo, folder / f"{category}_{i:03d}.jpg")
+                continue
+            rng = np.random.default_rng(seed)
+            for i in range(count):
+                width, height = (int(v) for v in rng.integers(sides[0], sides[1] + 1, 2))
+                photo = fake_photos(1, height, width, seed=seed * 1000 + i, cell=32, grain=grain)
+                _save(photo[0], folder / f"{category}_{i:03d}.jpg", quality=90)
+    if not troublemakers:
+        return Path(root)
     first = base / "training_set" / categories[0]
     extra = fake_photos(2, size[1], size[0], seed=99)
     first.mkdir(parents=True, exist_ok=True)
@@ -153,14 +200,3 @@ def make_family(root: str | Path) -> Path:
     tone = np.array([1.0, 0.85, 0.62], np.float32)
     _save(np.clip(luma[..., None] * tone, 0, 255).astype(np.uint8), root / "sepia.tif")
     return root
-
-
-# Hydra overrides for one batch per split (fast_dev_run) through a tiny but real Pix2Pix on CPU.
-TINY_PIX2PIX = [
-    "model.generator.ngf=8",
-    "model.generator.num_downs=6",
-    "model.discriminator.ndf=8",
-    "data.load_size=72",
-    "data.crop_size=64",
-]
-TINY_TRAIN = ["+trainer.fast_dev_run=true", "logger=csv", *TINY_PIX2PIX]

@@ -6,8 +6,12 @@ that tells a washed-out sepia colorization from a lively one when there is no gr
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 from torchmetrics import MeanMetric, Metric, MetricCollection
+from torchmetrics.functional.image import structural_similarity_index_measure
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 
@@ -63,3 +67,23 @@ def restoration_metrics(prefix: str) -> MetricCollection:
 
 
 __all__ = ["ColorfulnessGap", "MeanMetric", "colorfulness", "restoration_metrics"]
+
+
+# -- scores of 8-bit images, as published tables compute them ------------------------------------
+def psnr_8bit(pred: np.ndarray, target: np.ndarray) -> float:
+    """PSNR in dB of two uint8 images (peak 255), in float64; inf when they are equal."""
+    mse = np.mean((pred.astype(np.float64) - target.astype(np.float64)) ** 2)
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+def ssim_8bit(pred: np.ndarray, target: np.ndarray) -> float:
+    """SSIM of two uint8 HWC images: Gaussian window 11, sigma 1.5, borders of the window
+    excluded ('valid'), averaged over channels (Wang et al. 2004, as KAIR's ``calculate_ssim``)."""
+
+    def to_tensor(image: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(image.astype(np.float64).transpose(2, 0, 1)).unsqueeze(0)
+
+    value = structural_similarity_index_measure(
+        to_tensor(pred), to_tensor(target), data_range=255.0, gaussian_kernel=True
+    )
+    return float(value)

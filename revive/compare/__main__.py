@@ -1,0 +1,5 @@
+"""``python -m revive.compare SWEEP_DIR``."""
+
+from revive.compare.report import main
+
+main()

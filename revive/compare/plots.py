@@ -1,0 +1,185 @@
+"""The pictures of a comparison: validation curves, final metrics against the swept parameters,
+and the same images colorized by every run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
+from matplotlib.ticker import MaxNLocator
+from tqdm import tqdm
+
+from revive.color import luma_uint8
+from revive.compare.runs import Run, param_value, sort_key
+from revive.io import atomic_path, list_images, read_rgb
+
+log = logging.getLogger(__name__)
+
+CURVE_METRICS = ("val/psnr", "val/ssim", "val/colorfulness", "val/delta_cf")
+
+
+# -- plots ---------------------------------------------------------------------------------------
+def _figure(rows: int, cols: int, width: float, height: float) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def _save(fig: Figure, dest: Path) -> Path:
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    return dest
+
+
+def plot_curves(runs: Sequence[Run], dest: Path) -> Path | None:
+    """One panel per validation metric, one line per run."""
+    present = [m for m in CURVE_METRICS if any(m in r.curves.columns for r in runs)]
+    if not present:
+        return None
+    fig, axes = _figure(1, len(present), 4.2 * len(present), 3.4)
+    for ax, metric in zip(axes[0], present, strict=True):
+        for run in runs:
+            if metric in run.curves.columns:
+                series = run.curves[metric].dropna()
+                ax.plot(series.index + 1, series.values, marker="o", ms=3, label=run.label)
+        ax.set_title(metric)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("validation curves")
+    return _save(fig, dest)
+
+
+def plot_final(runs: Sequence[Run], params: Sequence[str], metric: str, dest: Path) -> Path | None:
+    """The final ``metric`` against each swept parameter; runs that share the other parameters
+    are joined by a line (e.g. x = color space, one line per λ)."""
+    done = [r for r in runs if not math.isnan(r.final.get(metric, math.nan))]
+    if not done or not params:
+        return None
+    fig, axes = _figure(1, len(params), 4.2 * len(params), 3.4)
+    for ax, key in zip(axes[0], params, strict=True):
+        values = sorted({param_value(r, key) for r in done}, key=sort_key)
+        others = [p for p in params if p != key]
+        groups: dict[str, list[Run]] = {}
+        for run in done:
+            name = ", ".join(f"{p.split('.')[-1]}={param_value(run, p)}" for p in others)
+            groups.setdefault(name, []).append(run)
+        for name, members in sorted(groups.items()):
+            members.sort(key=lambda r: values.index(param_value(r, key)))
+            xs = [values.index(param_value(r, key)) for r in members]
+            ax.plot(xs, [r.final[metric] for r in members], marker="o", label=name or None)
+        ax.set_xticks(range(len(values)), values)
+        ax.set_xlabel(key)
+        ax.set_ylabel(f"final {metric}")
+        ax.grid(alpha=0.3)
+        if others:
+            ax.legend(fontsize=7)
+    fig.suptitle(f"final {metric} by swept parameter")
+    return _save(fig, dest)
+
+
+# -- the same images through every run -----------------------------------------------------------
+def checkpoint_of(run: Run, which: str = "best") -> Path | None:
+    ckpts = run.path / "checkpoints"
+    best = sorted(ckpts.glob("best*.ckpt"))
+    last = ckpts / "last.ckpt"
+    if which == "best" and best:
+        return best[-1]
+    return last if last.is_file() else (best[-1] if best else None)
+
+
+def panel_cells(run: Run, column: int, count: int) -> list[np.ndarray]:
+    """Cells of one column (0 input, 1 prediction, -1 target) of a run's last validation panel."""
+    folder = run.path / "panels" / "last"
+    if not (folder / "columns.json").is_file():
+        return []
+    name = json.loads((folder / "columns.json").read_text())[column]
+    return [read_rgb(p) for p in sorted(folder.glob(f"{name}_*.png"))[:count]]
+
+
+def reference_images(
+    runs: Sequence[Run], images_dir: Path | None, count: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(inputs shown, target images): ``images_dir``'s images (shown in gray), or the first
+    run's last validation panel."""
+    if images_dir is not None:
+        truth = [read_rgb(p) for p in list_images(images_dir)[:count]]
+        gray = [np.repeat(luma_uint8(t)[..., None], 3, axis=2) for t in truth]
+        return gray, truth
+    for run in runs:
+        truth = panel_cells(run, -1, count)
+        if truth:
+            return panel_cells(run, 0, count), truth
+    return [], []
+
+
+@torch.no_grad()
+def colorize(checkpoint: Path, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Colorize each image with the generator stored in ``checkpoint``.
+
+    The network gets exactly the input it got in validation (its color space's split of the
+    image), so a run's row matches its own validation panel.
+    """
+    from revive.visual import to_uint8
+    from revive.weights.pix2pix import load_colorizer
+
+    net, space = load_colorizer(checkpoint)
+    multiple = net.size_multiple
+    out = []
+    for image in images:
+        rgb = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+        h, w = rgb.shape[-2:]
+        size = (
+            max(multiple, round(h / multiple) * multiple),
+            max(multiple, round(w / multiple) * multiple),
+        )
+        if size != (h, w):  # the U-Net needs sides that are multiples of 2**num_downs
+            rgb = F.interpolate(rgb.float() / 255.0, size=size, mode="bilinear", antialias=True)
+        x, _ = space.split({"rgb": rgb})
+        pred = space.to_rgb(x, net(x))
+        if size != (h, w):
+            pred = F.interpolate(pred, size=(h, w), mode="bilinear", antialias=True)
+        out.append(to_uint8(pred[0]))
+    return out
+
+
+def plot_samples(
+    runs: Sequence[Run], dest: Path, images_dir: Path | None, count: int, which: str
+) -> Path | None:
+    """Rows: the input, one row per run, the target. Columns: the same images."""
+    shown, truth = reference_images(runs, images_dir, count)
+    if not truth:
+        return None
+    rows: list[tuple[str, list[np.ndarray]]] = [("input", shown)]
+    for run in tqdm(runs, desc="running each run's checkpoint", unit="run"):
+        ckpt = checkpoint_of(run, which)
+        try:
+            images = colorize(ckpt, truth) if ckpt is not None else panel_cells(run, 1, count)
+        except ValueError as e:  # not a colorizer (a denoiser): its own validation panel
+            log.info("%s: %s; showing its own validation panel", run.path.name, e)
+            images = panel_cells(run, 1, count)
+        if images:
+            rows.append((run.label, images))
+    rows.append(("target", truth))
+    n_cols = max(len(images) for _, images in rows)
+    fig, axes = _figure(len(rows), n_cols, 1.25 * n_cols + 2.2, 1.25 * len(rows) + 0.4)
+    for r, (label, images) in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(images):
+                ax.imshow(images[c], interpolation="nearest")
+            else:
+                ax.axis("off")
+        axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle("the same images through each run")
+    fig.subplots_adjust(wspace=0.04, hspace=0.04)
+    return _save(fig, dest)

@@ -1,0 +1,20 @@
+"""``eval.py`` / ``revive-eval``: score weights on test images.
+
+``python eval.py model=dncnn weights=W data.test_dir=D sigma=25``.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from revive.config import config_dir, register_resolvers
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="eval")
+def main(cfg: DictConfig) -> dict[str, float]:
+    from revive.evaluation.protocol import evaluate  # heavy imports after parsing
+
+    return evaluate(cfg)
