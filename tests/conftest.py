@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+import torch
 from omegaconf import DictConfig, open_dict
 
 from revive.config import compose
@@ -45,6 +46,21 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
         return compose_config(config_name, overrides, tmp_path / "run", **kwargs)
 
     return _make
+
+
+# An fp32 network computed two ways (BatchNorm folded, oneDNN's blocked layout, other tile
+# shapes) rounds differently, and differently again on each instruction set (AVX2 and AVX-512
+# kernels block their sums differently). Measured on both: at most 2.5e-6 of the output's
+# magnitude (about 20 ulps after 8 layers of 288-term sums). FP32_REL leaves 8x headroom and still
+# catches any real mistake (a wrong fold or a seam errs by 1e-3 and more).
+FP32_REL = 2e-5
+
+
+def assert_fp32_close(actual: torch.Tensor, expected: torch.Tensor, rel: float = FP32_REL) -> None:
+    """``actual`` equals ``expected`` up to fp32 rounding, relative to ``expected``'s magnitude."""
+    scale = expected.abs().max().item()
+    error = (actual - expected).abs().max().item()
+    assert error <= rel * scale, f"max error {error:.3g} > {rel:g} x magnitude {scale:.3g}"
 
 
 def require_shared(*parts: str) -> Path:

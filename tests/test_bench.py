@@ -13,9 +13,10 @@ import sys
 import time
 
 import pytest
+import torch
 
 from revive import hardware
-from revive.bench import common, data, dncnn, pix2pix, revival
+from revive.bench import common, data, dncnn, flops, pix2pix, report, revival
 from revive.bench.__main__ import main
 from revive.bench.suite import BENCHMARKS, DATASETS
 
@@ -59,7 +60,53 @@ def test_pix2pix_step_command_writes_the_contract_record(tmp_path):
     assert record["gflops"] == pytest.approx(
         record["images_per_s"] * record["gflop_per_image"], rel=0.01
     )
-    assert positive(record["matmul_gflops"]["fp32"]) and positive(record["matmul_gflops"]["bf16"])
+    assert positive(record["matmul_gflops"]["fp32"])
+    # bf16's ceiling exactly where bf16 is native (emulated, one product can take minutes)
+    if hardware.cpu_has_native_bf16():
+        assert positive(record["matmul_gflops"]["bf16"])
+    else:
+        assert "bf16" not in record["matmul_gflops"]
+
+
+def test_ceilings_skip_emulated_bf16_and_stay_within_their_time_budget(monkeypatch):
+    """The path of a CPU without AVX-512 BF16/AMX: only fp32 is measured, in bounded time."""
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(flops, "default_device", lambda: torch.device("cpu"))
+    timed = []
+    real_matmul_gflops = flops.matmul_gflops
+
+    def spy(dtype, budget_s=2.0):
+        timed.append(dtype)
+        return real_matmul_gflops(dtype, budget_s=0.2)
+
+    monkeypatch.setattr(flops, "matmul_gflops", spy)
+    ceilings = flops.measure_ceilings()
+    assert timed == [torch.float32] and set(ceilings) == {"fp32"} and ceilings["fp32"] > 0
+    notes = report.arithmetic_notes(
+        [
+            {
+                "name": "pix2pix_step", "batch_size": 1, "gflop_per_image": 86.0, "gflops": 40.0,
+                "baseline_gflops": 30.0, "matmul_gflops": ceilings, "precision": "bf16-mixed",
+            }
+        ]
+    )  # fmt: skip
+    assert "bf16 is emulated here" in notes[0]
+
+
+def test_matmul_repeats_fit_the_budget(monkeypatch):
+    """A machine on which one product takes longer than the budget times it once, not 8 times."""
+    products = []
+    real_clock = flops.Clock
+
+    class SlowClock(real_clock):
+        @property
+        def seconds(self) -> float:
+            return 10.0  # every timed stretch "took" 10 s
+
+    monkeypatch.setattr(flops, "Clock", SlowClock)
+    monkeypatch.setattr(torch.Tensor, "__matmul__", lambda a, b: products.append(1) or a)
+    flops.matmul_gflops(torch.float32, budget_s=2.0)
+    assert len(products) == 3  # warm-up, the probe, and one timed repeat
 
 
 def test_a_pix2pix_step_is_86_gflop_per_image():

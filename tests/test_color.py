@@ -1,10 +1,21 @@
 """Color spaces: normalization as in the official colorization mode, and exact round trips."""
 
 import kornia.color as kc
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from revive.color import LabSpace, RgbSpace, get_color_space
+from revive.color import (
+    LabSpace,
+    RgbSpace,
+    get_color_space,
+    linear_to_srgb,
+    linear_to_srgb_pt,
+    luma_uint8,
+    srgb_to_linear,
+    srgb_to_linear_pt,
+)
 
 
 @pytest.fixture
@@ -55,3 +66,23 @@ def test_gray_input_matches_training_input_of_a_gray_photo():
 def test_unknown_space_is_named():
     with pytest.raises(ValueError, match="hsv"):
         get_color_space("hsv")
+
+
+def test_luma_uint8_is_bit_identical_to_pils_convert_l():
+    """The datasets' gray (DnCNN patches) used to come from PIL; the formula now lives here."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    levels = np.arange(256, dtype=np.uint8)
+    primaries = np.stack(np.meshgrid(levels, [0, 255], [0, 128, 255], indexing="ij"), -1)
+    primaries = primaries.astype(np.uint8)
+    for image in (rgb, primaries.reshape(-1, 6, 3)):
+        assert np.array_equal(luma_uint8(image), np.asarray(Image.fromarray(image).convert("L")))
+
+
+def test_numpy_and_torch_srgb_curves_are_the_same_formula():
+    x = np.linspace(0.0, 1.0, 1001, dtype=np.float32)
+    linear = srgb_to_linear_pt(torch.from_numpy(x)).numpy()
+    assert np.abs(linear - srgb_to_linear(x)).max() <= 1e-6
+    back = linear_to_srgb_pt(torch.from_numpy(linear)).numpy()
+    assert np.abs(back - linear_to_srgb(linear)).max() <= 1e-6
+    assert np.abs(back - x).max() <= 1e-5

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from revive.nets.dncnn import DnCNN
+from tests.conftest import assert_fp32_close
 
 
 def layer_types(net: DnCNN) -> list[type]:
@@ -87,12 +88,8 @@ def test_fuse_bn_gives_identical_outputs(channels: int) -> None:
     assert before.abs().max().item() > 0.5  # a real signal, so the tolerance means something
     assert fused is net and not net.bn
     assert not any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
-    # Folding only reorders fp32 arithmetic (s*(Wx + b - mu) + beta vs (sW)x + s(b - mu) + beta),
-    # and each instruction set (AVX2, AVX-512) rounds its convolutions differently. Measured on
-    # both: at most 2.5e-6 of the output's magnitude (about 20 ulps after 8 layers of 288-term
-    # sums); the bound leaves 8x headroom and still catches a wrong fold (errors of order 1).
-    scale = before.abs().max().item()
-    assert (before - after).abs().max().item() <= 2e-5 * scale
+    # folding only reorders fp32 arithmetic: s*(Wx + b - mu) + beta vs (sW)x + s(b - mu) + beta
+    assert_fp32_close(after, before)
     # The fused net has the no-BN layout (KAIR's merged keys), so its weights load there.
     plain = DnCNN(channels=channels, depth=8, features=32, bn=False).eval()
     plain.load_state_dict(net.state_dict())

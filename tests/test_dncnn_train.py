@@ -14,7 +14,7 @@ from revive.data.denoise import DenoiseDataModule, PatchDataset, dihedral
 from revive.models.dncnn import DnCNNModule
 from revive.training.run import train
 from revive.weights.dncnn import load_denoiser
-from tests.conftest import require_shared
+from tests.conftest import assert_fp32_close, require_shared
 
 
 def write_images(folder: Path, n: int, size: int, mode: str) -> Path:
@@ -136,4 +136,4 @@ def test_short_training_on_train400_denoises_set12(make_cfg, tmp_path: Path) -> 
     module = DnCNNModule.load_from_checkpoint(ckpt, map_location="cpu").eval()
     y = torch.rand(1, 1, 50, 50)
     with torch.inference_mode():
-        assert (net(y) - module(y)).abs().max().item() <= 1e-5
+        assert_fp32_close(net(y), module(y))

@@ -12,7 +12,7 @@ from revive.evaluation.denoisers import evaluate_denoiser
 from revive.nets.dncnn import DnCNN
 from revive.weights.dncnn import load_denoiser, read_denoiser_state
 from revive.weights.pickled import module_state, read_pickled
-from tests.conftest import require_shared
+from tests.conftest import assert_fp32_close, require_shared
 
 # file -> (depth, channels, BN eps of the unfused network)
 OFFICIAL = {
@@ -36,7 +36,7 @@ def test_official_weights_load_fused_with_the_same_outputs(name: str) -> None:
     assert bn_eps == ({eps} if eps else set())
     y = torch.rand(1, channels, 48, 40, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
-        assert (fused(y) - raw(y)).abs().max().item() <= 1e-5
+        assert_fp32_close(fused(y), raw(y))
 
 
 def test_cszn_pickled_module_is_read_as_inert_records() -> None:
@@ -88,7 +88,7 @@ def test_our_plain_state_dicts_load(tmp_path: Path) -> None:
     assert (loaded.channels, loaded.depth, loaded.features) == (3, 5, 16)
     y = torch.rand(1, 3, 20, 20)
     with torch.inference_mode():
-        assert (loaded(y) - net(y)).abs().max().item() <= 1e-5
+        assert_fp32_close(loaded(y), net(y))
 
 
 def test_unknown_layout_names_the_known_ones(tmp_path: Path) -> None:

@@ -173,7 +173,6 @@ def pix2pix_step(
     with the arithmetic rate of each against this machine's matrix-product ceilings."""
     gflop = pix2pix_step_gflop()
     ceilings = run_isolated("revive.bench.flops:measure_ceilings")
-    ceilings = {key: ceilings[key] for key in ("fp32", "bf16")}
     records = []
     for batch_size in batch_sizes:
         args = {"batch_size": batch_size, "steps": steps, "warmup": warmup}

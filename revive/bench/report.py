@@ -56,11 +56,16 @@ def arithmetic_notes(records: Sequence[dict[str, Any]]) -> list[str]:
         if "gflops" not in r:
             continue
         ceiling = r["matmul_gflops"]
-        ours_ceiling = ceiling["bf16" if "bf16" in r.get("precision", "") else "fp32"]
+        precision = "bf16" if "bf16" in r.get("precision", "") else "fp32"
+        ours_ceiling = ceiling.get(precision)  # no bf16 ceiling where bf16 is emulated
+        share = (
+            f"{r['gflops'] / ours_ceiling:.0%} of this machine's {ours_ceiling:.0f} in its precision"
+            if ours_ceiling
+            else f"{precision} is emulated here, so no ceiling was measured"
+        )
         notes.append(
             f"{r['name']} batch {r['batch_size']}: {r['gflop_per_image']:.0f} GFLOP per image; "
-            f"ours {r['gflops']:.0f} GFLOP/s ({r['gflops'] / ours_ceiling:.0%} of this machine's "
-            f"{ours_ceiling:.0f} in its precision), baseline {r['baseline_gflops']:.0f} GFLOP/s "
-            f"({r['baseline_gflops'] / ceiling['fp32']:.0%} of {ceiling['fp32']:.0f} in fp32)"
+            f"ours {r['gflops']:.0f} GFLOP/s ({share}), baseline {r['baseline_gflops']:.0f} "
+            f"GFLOP/s ({r['baseline_gflops'] / ceiling['fp32']:.0%} of {ceiling['fp32']:.0f} in fp32)"
         )
     return notes
