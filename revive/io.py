@@ -10,15 +10,17 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from revive.color import luminance
 
+T = TypeVar("T")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _UMASK = os.umask(0o022)  # read once, at import (os.umask can only be read by setting it)
 os.umask(_UMASK)
@@ -83,13 +85,20 @@ def to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
-def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Decode ``path`` to uint8 RGB [H, W, 3] whatever its mode. Raises ImageReadError."""
+def read_as(path: str | os.PathLike, convert: Callable[[Image.Image], T], what: str) -> T:
+    """Decode ``path`` and ``convert`` it; any failure is an ImageReadError naming the file."""
     img = open_image(path)
     try:
-        return to_rgb(img)
+        return convert(img)
     except (OSError, ValueError) as e:
-        raise ImageReadError(f"cannot convert {path} (mode {img.mode}) to RGB: {e}") from e
+        raise ImageReadError(f"cannot convert {path} (mode {img.mode}) to {what}: {e}") from e
+    finally:
+        img.close()
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Decode ``path`` to uint8 RGB [H, W, 3] whatever its mode. Raises ImageReadError."""
+    return read_as(path, to_rgb, "RGB")
 
 
 @contextmanager
@@ -156,11 +165,7 @@ def image_luminance(img: Image.Image) -> np.ndarray:
 
 def read_luminance(path: str | os.PathLike) -> np.ndarray:
     """Decode ``path`` to float32 gray [H, W] in [0, 1]. Raises ImageReadError."""
-    img = open_image(path)
-    try:
-        return image_luminance(img)
-    except (OSError, ValueError) as e:
-        raise ImageReadError(f"cannot convert {path} (mode {img.mode}) to gray: {e}") from e
+    return read_as(path, image_luminance, "gray")
 
 
 def preview_rgb(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
