@@ -2,9 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The pinned CPU build lies on the dev machines' disk; on a GPU machine the same pin
-# resolves to the CUDA build from PyPI. Override with `make install TORCH="torch==X"`.
-TORCH ?= torch==2.13.0
+# torch and torchvision are built for each other, one torchvision per torch build: timm,
+# segmentation-models-pytorch and spandrel import torchvision, so the two are pinned as a pair.
+# PyPI's pair (CUDA 13 builds) runs on CPU-only machines too, so CPU and GPU machines install
+# the same thing. Another pair: `make install TORCH="torch==2.5.1 torchvision==0.20.1"`.
+TORCH ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-fast lint format bench clean
@@ -14,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
