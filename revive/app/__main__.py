@@ -67,7 +67,7 @@ def serve(cfg: DictConfig, root: Path) -> None:
             server_name=str(app.host),
             server_port=int(app.port),
             share=False,
-            max_file_size=f"{app.max_upload_mb}mb",
+            max_file_size=limits.max_upload_bytes,
             show_error=True,
             footer_links=[],
             run_history=False,

@@ -47,6 +47,11 @@ class Limits:
     def max_pixels(self) -> int:
         return int(self.max_megapixels * 1e6)
 
+    @property
+    def max_upload_bytes(self) -> int:
+        """In binary megabytes, as Gradio counts the upload limit that it enforces first."""
+        return int(self.max_upload_mb * 2**20)
+
 
 @dataclass(frozen=True)
 class Revived:
@@ -90,8 +95,9 @@ def check_count(count: int, limits: Limits) -> None:
 
 def check_photo(path: Path, name: str, limits: Limits) -> None:
     """Size on disk and pixel count (read from the header, before any decoding)."""
-    megabytes = path.stat().st_size / 1e6
-    if megabytes > limits.max_upload_mb:
+    size = path.stat().st_size
+    megabytes = size / 2**20
+    if size > limits.max_upload_bytes:
         raise LimitError(
             f"{name} is {megabytes:.1f} MB, over the {limits.max_upload_mb:g} MB limit per photo."
         )
