@@ -148,6 +148,7 @@ def test_predict_backend_onnx_matches_torch_within_one_level(exported, tmp_path)
     assert np.abs(a - b).max() <= 1  # the 1/255: 8-bit rounding of equal floats
 
 
+@pytest.mark.slow
 def test_bad_onnx_file_exits_2_with_one_line(tmp_path):
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"this is not a protobuf \x00\x01")
