@@ -120,3 +120,21 @@ def test_app_config_binds_locally_with_limits():
     assert cfg.app.concurrency >= 1 and cfg.app.keep_minutes > 0
     assert min(cfg.app.max_upload_mb, cfg.app.max_megapixels, cfg.app.max_photos) > 0
     assert cfg.backend == "torch" and cfg.denoiser is None
+
+
+@pytest.mark.slow
+def test_the_app_refuses_a_bad_colorizer_with_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    done = subprocess.run(
+        [sys.executable, "-m", "revive.app", f"colorizer={tmp_path / 'missing.pth'}",
+         f"hydra.run.dir={tmp_path / 'log'}", "app.port=9"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    errors = [line for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "missing.pth" in errors[0] and "not found" in errors[0]
+    assert "Traceback" not in done.stderr
