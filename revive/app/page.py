@@ -108,7 +108,8 @@ def build_page(
             uploaded.setdefault(request.session_hash or "", set()).update(p for p, _ in pairs)
             try:
                 outcome = revive_uploads(
-                    restorer.variant(int(render_size), denoise=bool(remove_grain)),
+                    # clamped: a value sent around the slider must not blow up the canvas
+                    restorer.variant(min(max(int(render_size), low), high), bool(remove_grain)),
                     pairs,
                     folder,
                     limits,

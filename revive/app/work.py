@@ -113,7 +113,7 @@ def check_photo(path: Path, name: str, limits: Limits) -> None:
         )
 
 
-def revive_one(restorer: Restorer, path: Path, stem: str, folder: Path) -> Revived:
+def revive_one(restorer: Restorer, path: Path, name: str, stem: str, folder: Path) -> Revived:
     """Read, restore and write one photo: the before and the revived PNG at full size."""
     img = open_image(path)
     try:
@@ -124,7 +124,7 @@ def revive_one(restorer: Restorer, path: Path, stem: str, folder: Path) -> Reviv
     revived = restorer.restore(gray)
     before_path = save_image(before, folder / f"{stem}_before.png")
     after_path = save_image(revived, folder / f"{stem}{REVIVED_SUFFIX}")
-    return Revived("", before_path, after_path, (revived.shape[1], revived.shape[0]))
+    return Revived(name, before_path, after_path, (revived.shape[1], revived.shape[0]))
 
 
 def write_archive(items: list[Revived], dest: Path) -> Path:
@@ -161,8 +161,7 @@ def revive_uploads(
             check_photo(path, name, limits)
             path = keep_upload(path, out / "uploads", i)
             with pixel_limit(limits.max_pixels):
-                done = revive_one(restorer, path, stem, out)
-            outcome.revived.append(Revived(name, done.before, done.after, done.size))
+                outcome.revived.append(revive_one(restorer, path, name, stem, out))
         except LimitError as e:
             outcome.problems.append(str(e))
         except (OSError, ValueError, RuntimeError, MemoryError) as e:  # ImageReadError too
