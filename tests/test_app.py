@@ -138,3 +138,25 @@ def test_the_app_refuses_a_bad_colorizer_with_one_line_and_exit_2(tmp_path):
     errors = [line for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "missing.pth" in errors[0] and "not found" in errors[0]
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow  # importing Gradio takes seconds
+def test_the_page_queues_requests_and_shares_nothing(weights, tmp_path):
+    """The revive event runs at most ``concurrency`` at once behind a bounded queue; the page
+    holds no examples or gallery, one slider per allowed photo, and offers "remove grain" only
+    with a denoiser."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from revive.app.page import build_page
+
+    folders = SessionFolders(tmp_path / "sessions", keep_minutes=1)
+    for denoiser in (None, weights[1]):
+        restorer = load_restorer(weights[0], denoiser, device="cpu", render_size=RENDER)
+        page = build_page(restorer, folders, Limits(max_photos=2), concurrency=2, queue_size=5)
+        limits = {fn.name: fn.concurrency_limit for fn in page.fns.values()}
+        assert limits["revive"] == 2 and page._queue.max_size == 5
+        components = page.get_config_file()["components"]
+        kinds = [c["type"] for c in components]
+        assert kinds.count("imageslider") == 2
+        assert not {"dataset", "gallery", "examples"} & set(kinds)
+        (grain,) = [c for c in components if c["type"] == "checkbox"]
+        assert grain["props"]["visible"] is (denoiser is not None)
