@@ -177,17 +177,17 @@ def load_restorer(
         from revive.weights.onnx import load_onnx_colorizer as load_colorizer
         from revive.weights.onnx import load_onnx_denoiser as load_denoiser
 
-        loaders = {"device": torch_device}
+        load_kwargs = {"device": torch_device}
     else:
         from revive.weights.dncnn import load_denoiser
         from revive.weights.pix2pix import load_colorizer
 
-        loaders = {}
+        load_kwargs = {}
         for name, path in (("colorizer", colorizer), ("denoiser", denoiser)):
             if path is not None and str(path).lower().endswith(".onnx"):
                 raise SetupError(f"{name}={path} is an ONNX model: run it with backend=onnx")
     try:
-        net, space = load_colorizer(colorizer, **loaders)
+        net, space = load_colorizer(colorizer, **load_kwargs)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
         raise SetupError(f"colorizer={colorizer}: {e}") from e
     if space.in_channels != 1:
@@ -195,7 +195,7 @@ def load_restorer(
     noise_net = None
     if denoiser is not None:
         try:
-            noise_net = prepare_denoiser(load_denoiser(denoiser, **loaders))
+            noise_net = prepare_denoiser(load_denoiser(denoiser, **load_kwargs))
         except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
             raise SetupError(f"denoiser={denoiser}: {e}") from e
     return Restorer(net, space, noise_net, device=torch_device, **kwargs)
