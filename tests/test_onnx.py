@@ -185,3 +185,21 @@ def test_export_refuses_unknown_extension_and_existing_file(tmp_path, capsys):
         export_main([str(tmp_path / "x.pth"), str(tmp_path / "there.onnx")])
     assert exists.value.code == 2 and "--overwrite" in capsys.readouterr().err
     assert (tmp_path / "there.onnx").read_bytes() == b"keep me"
+
+
+@pytest.mark.slow
+def test_official_dncnn_s_exports_with_parity_on_set12(tmp_path):
+    """KAIR's published DnCNN-S (BN merged) through the command line, on a real noisy photo."""
+    from revive.io import read_luminance
+    from revive.weights.dncnn import load_denoiser
+    from tests.conftest import require_shared
+
+    weights = require_shared("weights", "dncnn_25.pth")
+    photo = require_shared("Set12", "01.png")
+    export_main([str(weights), str(tmp_path / "dncnn_25.onnx")])
+    onnx_net = load_onnx_denoiser(tmp_path / "dncnn_25.onnx")
+    assert json.loads(onnx_net.metadata["architecture"])["depth"] == 17
+    torch.manual_seed(0)
+    clean = torch.from_numpy(read_luminance(photo))[None, None]
+    noisy = clean + torch.randn_like(clean) * 25 / 255
+    assert max_error(load_denoiser(weights), onnx_net, noisy) <= NET_TOL
