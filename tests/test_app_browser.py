@@ -1,7 +1,7 @@
 """The web page in a real browser: Playwright drives headless Chromium (Debian's ``chromium``)
 against ``python -m revive.app`` on a free 127.0.0.1 port, with tiny random-weight networks.
 
-Every wait is bounded in time; the server is stopped with Ctrl+C (SIGINT) at the end and must
+Every wait is bounded in time; the server is stopped with SIGTERM at the end and must
 remove its temporary folder. Set ``REVIVE_APP_SCREENSHOT=path.png`` to keep the screenshot.
 """
 
@@ -81,7 +81,7 @@ def server(files) -> Iterator[dict]:
             time.sleep(1)
     state = {"url": url, "log": log, "proc": proc, "roots": set()}
     yield state
-    proc.send_signal(signal.SIGINT)  # Ctrl+C
+    proc.send_signal(signal.SIGTERM)  # as a service manager stops it (Ctrl+C takes the same path)
     try:
         proc.wait(timeout=60)
     except subprocess.TimeoutExpired:

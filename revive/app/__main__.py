@@ -3,7 +3,8 @@
 The networks load once, through :func:`revive.restore.load_restorer` with ``predict.py``'s options
 (``conf/app.yaml``). The server binds to ``app.host`` (127.0.0.1) and ``app.port``, never makes a
 public share link, sends no analytics, and keeps every upload and result in a temporary folder
-that is deleted per session and when the server stops. Exit status 2 when it cannot start.
+that is deleted per session and when the server stops (Ctrl+C or SIGTERM). Exit status 2 when
+it cannot start.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -86,6 +88,8 @@ def serve(cfg: DictConfig, root: Path) -> None:
 def main(cfg: DictConfig) -> None:
     from revive.restore import SetupError
 
+    # SIGTERM (systemd, docker, `timeout`) stops the server like Ctrl+C, so the folder goes too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     root = Path(tempfile.mkdtemp(prefix="revive-app-"))  # mode 0700: this user only
     try:
         serve(cfg, root)
