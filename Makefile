@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo app test test-fast lint format bench clean
 
 install: $(STAMP)
 
@@ -22,6 +22,13 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/python -m revive.demo
+
+# The web page on http://127.0.0.1:7860: make app COLORIZER=ckpt [DENOISER=dncnn_25.pth]
+# [ARGS="app.port=8080 backend=onnx"]. Without COLORIZER, the newest `make demo` checkpoint.
+COLORIZER ?= $(shell ls -t outputs/demo/*/checkpoints/last.ckpt 2>/dev/null | head -1)
+app: install
+	@test -n "$(COLORIZER)" || { echo "make app: give COLORIZER=<checkpoint> (or run make demo first)"; exit 2; }
+	$(BIN)/python -m revive.app colorizer="$(COLORIZER)" $(if $(DENOISER),denoiser="$(DENOISER)") $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from revive import hardware
-from revive.bench import common, data, dncnn, flops, pix2pix, report, revival
+from revive.bench import common, data, dncnn, flops, onnx, pix2pix, report, revival
 from revive.bench.__main__ import main
 from revive.bench.suite import BENCHMARKS, DATASETS
 
@@ -38,7 +38,7 @@ def run_cli(tmp_path, *args: str) -> list[dict]:
 
 
 def test_every_benchmark_of_the_issue_is_registered():
-    names = {"pix2pix_step", "dncnn_step", "dncnn_infer", "revive_24mp"}
+    names = {"pix2pix_step", "dncnn_step", "dncnn_infer", "revive_24mp", "onnx_infer"}
     names |= {f"data_{n}" for n in ("samples", "folder", "celeba", "colorization", "art", "mix")}
     assert names <= set(BENCHMARKS)
 
@@ -134,6 +134,16 @@ def test_dncnn_infer_times_fused_and_eager():
     for fused in (True, False):
         result = dncnn.measure_infer(1, steps=2, warmup=1, fused=fused, tile=64)
         assert len(result["step_s"]) == 3 and all(positive(t) for t in result["step_s"])
+
+
+@pytest.mark.slow
+def test_onnx_infer_times_onnxruntime_against_pytorch_on_the_same_network():
+    (record,) = onnx.onnx_infer(steps=1, warmup=1, networks=("dncnn",), tile=48)
+    assert record["name"] == "onnx_infer" and record["network"] == "dncnn"
+    for key in ("megapixels_per_s", "baseline_megapixels_per_s", "peak_rss_mb"):
+        assert positive(record[key]), key
+    check_ratio(record)
+    assert "onnxruntime" in record["settings"] and "PyTorch fp32" in record["settings"]
 
 
 def stamped_steps(steps: int, seconds: float) -> dict:

@@ -49,6 +49,12 @@ def _revive_24mp(args: argparse.Namespace) -> Records:
     return revival.revive_24mp(**_given(args, "megapixels", "repeats"))
 
 
+def _onnx_infer(args: argparse.Namespace) -> Records:
+    from revive.bench import onnx
+
+    return onnx.onnx_infer(**_given(args, "batch_size", "steps", "warmup", "repeats"))
+
+
 def _data(name: str, args: argparse.Namespace) -> Records:
     from revive.bench import data
 
@@ -60,6 +66,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Records]] = {
     "dncnn_step": _dncnn_step,
     "dncnn_infer": _dncnn_infer,
     "revive_24mp": _revive_24mp,
+    "onnx_infer": _onnx_infer,
     **{f"data_{name}": functools.partial(_data, name) for name in DATASETS},
 }
 

@@ -15,6 +15,7 @@ This is the approach of DeOldify, DDColor and Zhang et al. ``predict.py`` (throu
 
 from __future__ import annotations
 
+import copy
 import os
 
 import kornia.color as kc
@@ -28,6 +29,7 @@ from revive.hardware import resolve_device
 from revive.restore.canvas import Canvas, fit_canvas, merge_chroma, mirror_indices
 from revive.restore.forward import denoising_forward, inference_dtype
 from revive.restore.tiling import receptive_radius, run_tiled
+from revive.weights.onnx import OnnxNetwork
 
 
 class SetupError(RuntimeError):
@@ -74,16 +76,36 @@ class Restorer:
         self.multiple = int(getattr(colorizer, "size_multiple", 1))
         self.render_size, self.tile_size = render_size, tile_size
         self.denoiser = None if denoiser is None else prepare_denoiser(denoiser).to(self.device)
-        self.overlap = 0 if denoiser is None else receptive_radius(self.denoiser)
         try:
             self.denoise_dtype = inference_dtype(str(precision), self.device)
         except ValueError as e:
             raise SetupError(str(e)) from e
+        if isinstance(self.denoiser, OnnxNetwork):  # an fp32 graph that knows its own radius
+            if str(precision) == "bf16":
+                raise SetupError("backend=onnx runs the exported fp32 graph; use precision=32")
+            self.denoise_dtype, self.overlap = torch.float32, self.denoiser.receptive_radius
+            self._denoise = self.denoiser
+            return
+        self.overlap = 0 if denoiser is None else receptive_radius(self.denoiser)
         self._denoise = (
             None
             if self.denoiser is None
             else denoising_forward(self.denoiser, self.device, self.denoise_dtype)
         )
+
+    def variant(self, render_size: int | None = None, denoise: bool = True) -> Restorer:
+        """The same loaded networks with other options, for one request of the web page.
+
+        A shallow copy: concurrent requests with different options never see each other's.
+        """
+        other = copy.copy(self)
+        if render_size is not None:
+            if render_size < 1:
+                raise SetupError(f"render_size must be positive ({render_size})")
+            other.render_size = render_size
+        if not denoise:
+            other.denoiser, other._denoise, other.overlap = None, None, 0
+        return other
 
     def canvas(self, height: int, width: int) -> Canvas:
         return fit_canvas(height, width, self.render_size, self.multiple)
@@ -130,31 +152,50 @@ class Restorer:
         return self.merge(gray, self.colorize(canvas[None])[0], box)
 
 
+BACKENDS = ("torch", "onnx")
+
+
 def load_restorer(
     colorizer: str | os.PathLike,
     denoiser: str | os.PathLike | None = None,
     device: str = "auto",
+    backend: str = "torch",
     **kwargs,
 ) -> Restorer:
-    """Load both checkpoints; every problem becomes one SetupError that names the argument."""
-    from revive.weights.pix2pix import load_colorizer
+    """Load both networks; every problem becomes one SetupError that names the argument.
 
+    ``backend="onnx"`` runs ``.onnx`` exports (:mod:`revive.weights.onnx`) with onnxruntime;
+    everything around the networks stays the same.
+    """
+    if backend not in BACKENDS:
+        raise SetupError(f"backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
     try:
         torch_device = resolve_device(device)
     except ValueError as e:
         raise SetupError(str(e)) from e
+    if backend == "onnx":
+        from revive.weights.onnx import load_onnx_colorizer as load_colorizer
+        from revive.weights.onnx import load_onnx_denoiser as load_denoiser
+
+        load_kwargs = {"device": torch_device}
+    else:
+        from revive.weights.dncnn import load_denoiser
+        from revive.weights.pix2pix import load_colorizer
+
+        load_kwargs = {}
+        for name, path in (("colorizer", colorizer), ("denoiser", denoiser)):
+            if path is not None and str(path).lower().endswith(".onnx"):
+                raise SetupError(f"{name}={path} is an ONNX model: run it with backend=onnx")
     try:
-        net, space = load_colorizer(colorizer)
+        net, space = load_colorizer(colorizer, **load_kwargs)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
         raise SetupError(f"colorizer={colorizer}: {e}") from e
     if space.in_channels != 1:
         raise SetupError(f"colorizer={colorizer} takes {space.in_channels} channels, not 1 gray")
     noise_net = None
     if denoiser is not None:
-        from revive.weights.dncnn import load_denoiser
-
         try:
-            noise_net = prepare_denoiser(load_denoiser(denoiser))
+            noise_net = prepare_denoiser(load_denoiser(denoiser, **load_kwargs))
         except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
             raise SetupError(f"denoiser={denoiser}: {e}") from e
     return Restorer(net, space, noise_net, device=torch_device, **kwargs)

@@ -204,6 +204,7 @@ def restore_paths(
     compare_max_side: int = 2048,
     precision: str = "auto",
     progress: bool = True,
+    backend: str = "torch",
 ) -> RestoreSummary:
     """Revive a photo or a folder of photos (recursively) into ``output``, mirroring its tree.
 
@@ -212,6 +213,7 @@ def restore_paths(
     summary and the run goes on. ``max_pixels`` is PIL's decompression-bomb limit (``None``:
     PIL's default of 89,478,485). ``batch_size`` photos are colorized together on the device.
     ``precision`` is the denoiser's (:func:`revive.restore.forward.inference_dtype`).
+    ``backend="onnx"`` runs ``.onnx`` exports with onnxruntime instead of PyTorch.
     """
     if batch_size < 1 or compare_max_side < 1:
         raise SetupError("batch_size and compare_max_side must be positive")
@@ -226,6 +228,7 @@ def restore_paths(
         render_size=render_size,
         tile_size=tile_size,
         precision=precision,
+        backend=backend,
     )
     log.info(
         "reviving %d file(s) from %s into %s on %s (%s colorizer, render %d px%s)",

@@ -1,8 +1,10 @@
-"""Export a trained colorizer's generator as safetensors: no pickle, loadable anywhere.
+"""Export a trained network: safetensors (no pickle) or ONNX (no PyTorch), chosen by extension.
 
-``python -m revive.weights.export CKPT OUT.safetensors`` keeps only the generator weights and
-records the color space and the architecture in the file's metadata, so that ``predict.py``
-rebuilds the network without the training checkpoint (a tenth of its size: no D, no Adam).
+``python -m revive.weights.export CKPT OUT.safetensors`` keeps only a colorizer's generator
+weights and records the color space and the architecture in the file's metadata, so that
+``predict.py`` rebuilds the network without the training checkpoint (a tenth of its size: no D,
+no Adam). ``python -m revive.weights.export CKPT OUT.onnx`` writes a colorizer or a DnCNN as an
+ONNX graph for onnxruntime (:mod:`revive.weights.onnx`; ``predict.py backend=onnx``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from safetensors.torch import save_file
@@ -50,13 +53,43 @@ def _norm_of(net: UnetGenerator) -> str:
     )
 
 
+def export_onnx(ckpt: str | os.PathLike, dest: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write the colorizer or the DnCNN stored in ``ckpt`` as ONNX (what it is: told by its keys)."""
+    from revive.weights.dncnn import load_denoiser
+    from revive.weights.onnx import export_colorizer_onnx, export_denoiser_onnx
+
+    if Path(dest).exists() and not overwrite:
+        raise FileExistsError(f"{dest} exists; pass --overwrite to replace it")
+    try:
+        net, space = load_colorizer(ckpt)
+    except ValueError as not_colorizer:
+        try:
+            denoiser = load_denoiser(ckpt)
+        except ValueError as not_denoiser:
+            raise ValueError(
+                f"{ckpt} is neither a colorizer ({not_colorizer}) nor a DnCNN ({not_denoiser})"
+            ) from None
+        return export_denoiser_onnx(denoiser, dest, overwrite)
+    return export_colorizer_onnx(net, space, dest, overwrite)
+
+
+EXPORTERS = {".safetensors": export_colorizer, ".onnx": export_onnx}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("ckpt", help="checkpoint from train.py, or an official *_net_G.pth")
-    parser.add_argument("dest", help="output .safetensors file")
+    parser.add_argument("ckpt", help="checkpoint from train.py, an official *_net_G.pth, or DnCNN")
+    parser.add_argument("dest", help="output file: .safetensors (colorizers) or .onnx (any)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     args = parser.parse_args(argv)
-    print(export_colorizer(args.ckpt, args.dest, args.overwrite))
+    exporter = EXPORTERS.get(Path(args.dest).suffix.lower())
+    if exporter is None:
+        parser.error(f"{args.dest}: the extension must be one of {', '.join(EXPORTERS)}")
+    try:
+        print(exporter(args.ckpt, args.dest, args.overwrite))
+    except (OSError, ValueError, RuntimeError) as e:  # FileExistsError and FileNotFoundError too
+        print(f"error: {e}".splitlines()[0], file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

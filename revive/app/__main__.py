@@ -1,0 +1,104 @@
+"""``python -m revive.app colorizer=... [denoiser=...]`` (``make app``): the local web page.
+
+The networks load once, through :func:`revive.restore.load_restorer` with ``predict.py``'s options
+(``conf/app.yaml``). The server binds to ``app.host`` (127.0.0.1) and ``app.port``, never makes a
+public share link, sends no analytics, and keeps every upload and result in a temporary folder
+that is deleted per session and when the server stops (Ctrl+C or SIGTERM). Exit status 2 when
+it cannot start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from revive.config import config_dir, register_resolvers
+
+register_resolvers()
+log = logging.getLogger("app")
+# Set before Gradio is imported: no usage statistics, no version check, no Hugging Face telemetry.
+OFFLINE_ENV = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_OFFLINE": "1",
+    "GRADIO_RUN_HISTORY": "False",
+}
+SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]  # no font files from the internet
+
+
+def serve(cfg: DictConfig, root: Path) -> None:
+    """Load the networks, build the page and serve it until interrupted."""
+    os.environ.update(OFFLINE_ENV)
+    os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
+    for noisy in ("httpx", "uvicorn.access"):  # request lines would carry file paths
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    import gradio as gr
+
+    from revive.app.page import build_page
+    from revive.app.sessions import SessionFolders
+    from revive.app.work import Limits
+    from revive.restore import load_restorer
+
+    app = cfg.app
+    restorer = load_restorer(
+        cfg.colorizer,
+        cfg.denoiser,
+        cfg.device,
+        backend=cfg.backend,
+        render_size=cfg.render_size,
+        tile_size=cfg.tile_size,
+        precision=str(cfg.precision),
+    )
+    limits = Limits(app.max_upload_mb, app.max_megapixels, app.max_photos)
+    folders = SessionFolders(root / "gradio" / "sessions", app.keep_minutes)
+    sweeper = folders.sweep_every(min(60.0, app.keep_minutes * 60.0 / 2))
+    page = build_page(restorer, folders, limits, app.concurrency, app.queue_size)
+    keep_s = int(app.keep_minutes * 60)
+    page.delete_cache = (max(1, min(60, keep_s // 2)), keep_s)  # Gradio's own copies too
+    log.info("serving on http://%s:%d (Ctrl+C stops it)", app.host, app.port)
+    try:
+        page.launch(
+            server_name=str(app.host),
+            server_port=int(app.port),
+            share=False,
+            max_file_size=limits.max_upload_bytes,
+            show_error=True,
+            footer_links=[],
+            run_history=False,
+            ssr_mode=False,
+            mcp_server=False,
+            pwa=False,
+            enable_monitoring=False,
+            quiet=True,
+            theme=gr.themes.Default(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"]),
+        )
+    finally:
+        sweeper.set()
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="app")
+def main(cfg: DictConfig) -> None:
+    from revive.restore import SetupError
+
+    # SIGTERM (systemd, docker, `timeout`) stops the server like Ctrl+C, so the folder goes too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    root = Path(tempfile.mkdtemp(prefix="revive-app-"))  # mode 0700: this user only
+    try:
+        serve(cfg, root)
+    except (SetupError, ValueError, OSError) as e:  # bad checkpoint or option, port taken
+        log.error("%s", str(e).splitlines()[0] if str(e) else type(e).__name__)
+        sys.exit(2)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
