@@ -24,14 +24,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from revive.color import AB_SCALE, ColorSpace
+from revive.errors import UserError
 from revive.hardware import resolve_device
 from revive.restore.canvas import Canvas, fit_canvas, merge_chroma, mirror_indices
 from revive.restore.forward import denoising_forward, inference_dtype
 from revive.restore.tiling import receptive_radius, run_tiled
 
 
-class SetupError(RuntimeError):
-    """A problem found before any file is touched: input path, checkpoint, device or option."""
+class SetupError(UserError):
+    """A problem found before any photo is read: input path, checkpoint, device or option."""
 
 
 def prepare_denoiser(net: nn.Module) -> nn.Module:
@@ -145,7 +146,7 @@ def load_restorer(
         raise SetupError(str(e)) from e
     try:
         net, space = load_colorizer(colorizer)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
+    except UserError as e:  # the loaders turn every failure to read the file into one
         raise SetupError(f"colorizer={colorizer}: {e}") from e
     if space.in_channels != 1:
         raise SetupError(f"colorizer={colorizer} takes {space.in_channels} channels, not 1 gray")
@@ -155,6 +156,6 @@ def load_restorer(
 
         try:
             noise_net = prepare_denoiser(load_denoiser(denoiser))
-        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
+        except UserError as e:
             raise SetupError(f"denoiser={denoiser}: {e}") from e
     return Restorer(net, space, noise_net, device=torch_device, **kwargs)

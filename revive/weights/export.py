@@ -3,6 +3,8 @@
 ``python -m revive.weights.export CKPT OUT.safetensors`` keeps only the generator weights and
 records the color space and the architecture in the file's metadata, so that ``predict.py``
 rebuilds the network without the training checkpoint (a tenth of its size: no D, no Adam).
+A bad checkpoint or an existing destination exits with status 2 and one line (``--debug`` or
+``HYDRA_FULL_ERROR=1``: the traceback).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
+from revive.errors import UserError, user_errors
 from revive.io import atomic_path
 from revive.nets import UnetGenerator
 from revive.weights.pix2pix import EXPORT_FORMAT, load_colorizer
@@ -25,7 +28,7 @@ def export_colorizer(
     """Write the generator of ``ckpt`` (any format ``load_colorizer`` reads) to ``dest``."""
     dest = Path(dest)
     if dest.exists() and not overwrite:
-        raise FileExistsError(f"{dest} exists; pass --overwrite to replace it")
+        raise UserError(f"{dest} exists; pass --overwrite to replace it")
     net, space = load_colorizer(ckpt)
     arch = {
         "input_nc": net.input_nc,
@@ -55,8 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("ckpt", help="checkpoint from train.py, or an official *_net_G.pth")
     parser.add_argument("dest", help="output .safetensors file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of bad input")
     args = parser.parse_args(argv)
-    print(export_colorizer(args.ckpt, args.dest, args.overwrite))
+    with user_errors("revive.weights.export", args.debug):
+        print(export_colorizer(args.ckpt, args.dest, args.overwrite))
 
 
 if __name__ == "__main__":
