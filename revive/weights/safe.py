@@ -25,6 +25,7 @@ from revive.errors import UserError, one_line
 # and a training checkpoint of it (G, D and Adam's moments) weighs about 0.7 GB.
 MAX_PARAMETERS = 100_000_000
 MAX_FILE_BYTES = 4 << 30
+LEGACY_START = b"\x80"  # the PROTO opcode that starts torch.save's pre-1.6 format
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 Net = TypeVar("Net", bound=torch.nn.Module)
@@ -73,9 +74,19 @@ def local_file(path: str | os.PathLike) -> Path:
     return path
 
 
-def _refuse_compressed(path: Path) -> None:
-    """torch.save stores its zip entries uncompressed; a compressed one could unpack to anything."""
+def _check_container(path: Path) -> None:
+    """A torch.save file is a complete zip of uncompressed entries, or a legacy pickle stream.
+
+    A compressed entry could unpack to anything (torch.save never compresses); a zip without
+    its closing directory was truncated, and torch's own message would not say so plainly.
+    """
     if not zipfile.is_zipfile(path):
+        with path.open("rb") as f:
+            if f.read(1) != LEGACY_START:
+                raise UserError(
+                    f"{path} is not a complete torch checkpoint (no zip directory at its end, "
+                    "no legacy header): truncated, damaged, or another kind of file"
+                )
         return
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
@@ -99,7 +110,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             return dict(load_file(path, device="cpu"))
         from lightning.fabric.utilities.data import AttributeDict
 
-        _refuse_compressed(path)
+        _check_container(path)
         with torch.serialization.safe_globals([AttributeDict]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(obj, dict):
