@@ -154,12 +154,23 @@ def read_pickled(path: str | os.PathLike) -> Any:
     return _read_legacy(path)
 
 
+def check_stored(archive: zipfile.ZipFile, path: Path) -> None:
+    """Refuse compressed entries: torch.save never compresses, and a tiny compressed entry can
+    unpack to gigabytes (Python's zipfile unpacks a bzip2 block whole, whatever is asked)."""
+    for info in archive.infolist():
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(
+                f"{path}: entry {info.filename} is compressed, which torch.save never does"
+            )
+
+
 def _read_zip(path: Path) -> Any:
-    """The zip format. The sizes that a zip declares are not trusted: a tiny compressed entry
-    can unpack to gigabytes, so no entry is unpacked past the bytes it is meant to hold, and
-    all storages together may not exceed the file's real size (torch.save never compresses)."""
+    """The zip format. The sizes that a zip declares are not trusted: entries must be stored
+    uncompressed, none is read past the bytes it is meant to hold, and all storages together
+    may not exceed the file's real size."""
     file_bytes = path.stat().st_size
     with zipfile.ZipFile(path) as archive:
+        check_stored(archive, path)
         pkl = [n for n in archive.namelist() if n.endswith("data.pkl")]
         if not pkl:
             raise ValueError(f"{path} is a zip file without data.pkl: not a torch.save file")

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import torch
 
 from revive.errors import UserError, one_line
+from revive.weights.pickled import check_stored
 
 # What one weights file may make revive allocate: the official unet_256 has 54.4 M parameters
 # and a training checkpoint of it (G, D and Adam's moments) weighs about 0.7 GB.
@@ -45,8 +46,10 @@ def reading(path: str | os.PathLike) -> Iterator[None]:
     """
     try:
         yield
-    except UserError:
-        raise
+    except UserError as e:
+        if str(path) in str(e):
+            raise
+        raise UserError(f"{path}: {e}") from e
     except (Exception, MemoryError) as e:  # noqa: BLE001 -- the file, not the code, is at fault
         raise UserError(f"{path} cannot be read: {_reason(e)}") from e
 
@@ -77,8 +80,8 @@ def local_file(path: str | os.PathLike) -> Path:
 def _check_container(path: Path) -> None:
     """A torch.save file is a complete zip of uncompressed entries, or a legacy pickle stream.
 
-    A compressed entry could unpack to anything (torch.save never compresses); a zip without
-    its closing directory was truncated, and torch's own message would not say so plainly.
+    A zip without its closing directory was truncated, and torch's own message would not say
+    so plainly; a compressed entry could unpack to anything (:func:`check_stored`).
     """
     if not zipfile.is_zipfile(path):
         with path.open("rb") as f:
@@ -89,11 +92,7 @@ def _check_container(path: Path) -> None:
                 )
         return
     with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            if info.compress_type != zipfile.ZIP_STORED:
-                raise UserError(
-                    f"{path}: entry {info.filename} is compressed, which torch.save never does"
-                )
+        check_stored(archive, path)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
