@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from revive.color import luma_uint8
 from revive.data.module import resolve_pin_memory
+from revive.errors import UserError
 from revive.io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_rgb
 
 log = logging.getLogger(__name__)
@@ -48,13 +49,13 @@ def dihedral(image: np.ndarray, mode: int) -> np.ndarray:
 
 
 def image_folder(path: str | Path, key: str) -> list[Path]:
-    """The images of a folder named by config key ``key``, or a FileNotFoundError saying so."""
+    """The images of a folder named by config key ``key``, or a UserError saying so."""
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise FileNotFoundError(f"{key}={path} is not a folder (looked at {folder.resolve()})")
+        raise UserError(f"{key}={path} is not a folder (looked at {folder.resolve()})")
     paths = list_images(folder)
     if not paths:
-        raise FileNotFoundError(
+        raise UserError(
             f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {key}={path} ({folder.resolve()})"
         )
     return paths
@@ -158,7 +159,7 @@ class DenoiseDataModule(L.LightningDataModule):
         """Fail before training when a folder is missing, naming the config key to fix."""
         image_folder(self.root, "data.root")
         if self.val_dir is None:
-            raise FileNotFoundError(
+            raise UserError(
                 "data.val_dir is not set: give a folder of clean whole images to validate on, "
                 "e.g. data.val_dir=../shared/data/Set12"
             )
@@ -175,7 +176,7 @@ class DenoiseDataModule(L.LightningDataModule):
             except ImageReadError as e:
                 log.warning("skipping unreadable training image: %s", e)
         if not images:
-            raise FileNotFoundError(f"no readable image under data.root={self.root}")
+            raise UserError(f"no readable image under data.root={self.root}")
         return images
 
     def setup(self, stage: str | None = None) -> None:
