@@ -14,13 +14,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 EXIT_USER_ERROR = 2
+MAX_MESSAGE = 2000
 
 
 class UserError(ValueError):
     """A file, path or value given by the user that cannot be used; the message names it.
 
-    A ``ValueError``, so that callers that already handle bad values keep working.
+    A ``ValueError``, so that callers that already handle bad values keep working. Its message
+    is always one line of at most :data:`MAX_MESSAGE` characters, whatever text from a hostile
+    file it quotes.
     """
+
+    def __str__(self) -> str:
+        text = " ".join(super().__str__().split())
+        return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 def one_line(error: BaseException) -> str:

@@ -67,11 +67,11 @@ def test_failed_run_in_a_sweep_reports_nan_and_leaves_its_traceback(make_cfg, tm
     metrics = train(cfg)
     assert list(metrics) == ["val/psnr"] and math.isnan(metrics["val/psnr"])
     failure = (tmp_path / "run" / "failure.txt").read_text()
-    assert "FileNotFoundError" in failure and "missing" in failure
+    assert "UserError" in failure and "missing" in failure
 
     # the same failure outside a sweep raises as usual
     single = make_cfg("train", ["data=folder", f"data.root={tmp_path / 'missing'}"])
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(UserError):
         train(single)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from revive.data.images import ImageFiles
 from revive.data.module import ImageDataModule
+from revive.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class CelebADataModule(ImageDataModule):
         images = self._find(IMAGE_DIRS, "dir")
         partition = self._find(PARTITION_FILES, "file")
         if images is None or partition is None:
-            raise FileNotFoundError(
+            raise UserError(
                 f"CelebA not found under data.root={self.root}. Expected\n"
                 f"  {self.root / IMAGE_DIRS[0]}/000001.jpg ... (the aligned 178x218 JPEGs)\n"
                 f"  {self.root / PARTITION_FILES[0]} (one line per file: 0 train, 1 val, 2 test)\n"
@@ -145,7 +146,7 @@ class CelebADataModule(ImageDataModule):
         paths = self.splits().get(split)
         if not paths:
             if split == "train":
-                raise FileNotFoundError(
+                raise UserError(
                     f"no training images: the partition file under {self.root} lists none "
                     "with split 0 that exist in img_align_celeba/"
                 )

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from revive.data.module import ImageDataModule
+from revive.errors import UserError
 
 COLORIZATION_URL = "https://www.kaggle.com/datasets/shravankumar9892/image-colorization"
 L_FILE = "l/gray_scale.npy"
@@ -156,7 +157,7 @@ class ColorizationDataModule(ImageDataModule):
 
     def check_layout(self) -> None:
         if not self.l_path.is_file() or not self.ab_paths():
-            raise FileNotFoundError(
+            raise UserError(
                 f"Image Colorization Dataset not found under data.root={self.root}. Expected\n"
                 f"  {self.l_path} (N x 224 x 224 uint8)\n"
                 f"  {self.root / AB_DIRS[0]}/ab1.npy, ab2.npy, ab3.npy (n x 224 x 224 x 2 uint8; "

@@ -58,7 +58,7 @@ class ImageDataModule(L.LightningDataModule):
 
     # -- to implement per layout -------------------------------------------------------------
     def check_layout(self) -> None:
-        """Raise FileNotFoundError naming the expected paths when the data are not there."""
+        """Raise a UserError naming the expected paths when the data are not there."""
 
     def make_dataset(self, split: str, transform: Any) -> Dataset | None:
         """Build the dataset of one split (``None`` when the layout has no such split)."""

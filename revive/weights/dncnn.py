@@ -122,7 +122,7 @@ def _read_state(path: Path) -> DenoiserState:
         if found is None and isinstance(obj, dict):
             found = _from_checkpoint(obj)
         if found is None:
-            what = f"keys {list(obj)[:5]}" if isinstance(obj, dict) else repr(obj)
+            what = f"keys {list(obj)[:5]}" if isinstance(obj, dict) else type(obj).__name__
             raise UserError(
                 f"{path} holds {what}: not a known DnCNN layout. Known: {KNOWN_LAYOUTS}"
             ) from None
