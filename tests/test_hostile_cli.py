@@ -13,6 +13,7 @@ import torch
 
 from tests.conftest import REPO
 from tests.hostile_files import colorizer_checkpoint, write_export
+from tests.tiny_runs import QUICK
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
@@ -84,3 +85,5 @@ def test_train_py(tmp_path):
     one_error_line(run(args, tmp_path), "train.py", str(tmp_path / "junk.ckpt"))
     full = run(args, tmp_path, HYDRA_FULL_ERROR="1")
     assert full.returncode != 0 and "Traceback" in full.stderr
+    missing = [str(REPO / "train.py"), "data=folder", "data.root=nowhere", *QUICK]
+    one_error_line(run(missing, tmp_path), "train.py", "data.root=nowhere")

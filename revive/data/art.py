@@ -105,7 +105,7 @@ class ArtDataModule(ImageDataModule):
         if isinstance(categories, str):
             categories = [categories]
         if not categories:
-            raise ValueError("data.categories is empty; e.g. data.categories=[painting]")
+            raise UserError("data.categories is empty; e.g. data.categories=[painting]")
         self.categories = list(categories)
         self.verify = verify
         self.min_side = decode_sizes(self.load_size, self.crop_size, self.random_resized_crop)

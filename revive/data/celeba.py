@@ -67,9 +67,7 @@ def read_partition(path: Path) -> dict[str, list[str]]:
         if not fields or fields[0] == "image_id":
             continue
         if len(fields) != 2 or fields[1] not in PARTITION_SPLITS:
-            raise ValueError(
-                f"{path}:{number}: expected '<file>.jpg <0|1|2>', got {line.strip()!r}"
-            )
+            raise UserError(f"{path}:{number}: expected '<file>.jpg <0|1|2>', got {line.strip()!r}")
         splits[PARTITION_SPLITS[fields[1]]].append(fields[0])
     return splits
 
@@ -80,7 +78,7 @@ def _normalise_face_crop(face_crop: int | bool | None) -> int | None:
     if face_crop is False or face_crop is None:
         return None
     if int(face_crop) < 8:
-        raise ValueError(f"data.face_crop={face_crop} is too small; use null, true or e.g. 128")
+        raise UserError(f"data.face_crop={face_crop} is too small; use null, true or e.g. 128")
     return int(face_crop)
 
 

@@ -34,7 +34,7 @@ def read_clean(path: str | Path, channels: int) -> np.ndarray:
         return rgb
     if channels == 1:
         return luma_uint8(rgb)[..., None]
-    raise ValueError(f"channels must be 1 (gray) or 3 (RGB), got {channels}")
+    raise UserError(f"channels must be 1 (gray) or 3 (RGB), got {channels}")
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -89,7 +89,7 @@ class PatchDataset(Dataset):
                 corners.append(np.concatenate([index, grid], 1))
                 self.images.append(scaled)
         if not corners:
-            raise ValueError(f"no image is at least {patch_size}x{patch_size} pixels")
+            raise UserError(f"no image is at least {patch_size}x{patch_size} pixels")
         self.corners = np.concatenate(corners).astype(np.int32)  # (image, y, x) per patch
 
     def __len__(self) -> int:
@@ -143,7 +143,7 @@ class DenoiseDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if channels not in (1, 3):
-            raise ValueError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels}")
+            raise UserError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels}")
         self.root, self.val_dir, self.test_dir = root, val_dir, test_dir
         self.channels, self.patch_size, self.stride = channels, patch_size, stride
         self.scales = tuple(scales)
