@@ -110,7 +110,7 @@ def peak_rss_growth(fn: Callable[[], Any], interval: float = 0.001) -> tuple[Any
     sampler.start()
     try:
         result: Any = fn()
-    except Exception as e:  # noqa: BLE001 -- handed back for the caller to judge
+    except Exception as e:  # handed back for the caller to judge
         result = e
     finally:
         done.set()

@@ -116,7 +116,7 @@ def _read_state(path: Path) -> DenoiserState:
         # weights_only=True refuses whole pickled modules: read them as inert records instead.
         try:
             obj = read_pickled(path)
-        except Exception as e:  # noqa: BLE001 -- any failure of a hostile file is the file's
+        except Exception as e:  # any failure of a hostile file is the file's
             raise UserError(f"{safe_error}; as a pickled module it fails too: {e}") from e
         found = _from_pickled_module(obj) if isinstance(obj, PickledObject) else None
         if found is None and isinstance(obj, dict):

@@ -50,7 +50,7 @@ def reading(path: str | os.PathLike) -> Iterator[None]:
         if str(path) in str(e):
             raise
         raise UserError(f"{path}: {e}") from e
-    except (Exception, MemoryError) as e:  # noqa: BLE001 -- the file, not the code, is at fault
+    except Exception as e:  # the file, not the code, is at fault (MemoryError included)
         raise UserError(f"{path} cannot be read: {_reason(e)}") from e
 
 
