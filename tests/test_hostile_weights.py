@@ -29,6 +29,7 @@ from tests.hostile_files import (
 MB = 1 << 20
 
 
+@pytest.mark.slow  # compressing the 400 MB takes a few seconds
 def test_a_bzip2_bomb_in_a_pickled_module_is_never_unpacked(tmp_path):
     """A few hundred bytes that unpack to 400 MB: the reader stops at what the storage needs."""
     torch.save(CsznDnCNN(), tmp_path / "cszn.pth")
