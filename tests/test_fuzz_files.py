@@ -30,6 +30,7 @@ from revive.training.checkpoints import read_checkpoint
 from revive.weights.dncnn import load_denoiser
 from revive.weights.pix2pix import load_colorizer
 from tests.hostile_files import (
+    Planted,
     colorizer_checkpoint,
     denoiser_checkpoint,
     peak_rss_growth,
@@ -163,15 +164,19 @@ def replaced(tree: Any, path: tuple, value: Any) -> Any:
 @FUZZ
 @given(data=st.data())
 def test_checkpoints_with_wrong_types(folder, data):
+    """Values replaced by wrong types, absurd sizes, or a pickle that would run a command."""
+    marker = folder / "code_ran"
     original = data.draw(
         st.sampled_from([colorizer_checkpoint, denoiser_checkpoint]).map(lambda f: f())
     )
     for _ in range(data.draw(st.integers(1, 3))):
         where = data.draw(st.sampled_from(nodes(original)))
-        original = replaced(original, where, data.draw(st.sampled_from(HOSTILE_VALUES)))
+        value = data.draw(st.sampled_from([*HOSTILE_VALUES, Planted(marker)]))
+        original = replaced(original, where, value)
     path = fresh_path(folder, ".ckpt")
     torch.save(original, path)
     every_loader(path)
+    assert not marker.exists()
     path.unlink()
 
 

@@ -3,7 +3,6 @@ no URL is fetched unless allowed, and a damaged last.ckpt says what to resume fr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,17 +11,8 @@ import torch
 from revive.errors import UserError
 from revive.training.checkpoints import read_checkpoint
 from revive.training.run import resolve_ckpt_path, train
+from tests.hostile_files import Planted
 from tests.tiny_runs import QUICK, TINY_TRAIN, image_folder, only_child, pix2pix_args, run_train
-
-
-class Planted:
-    """A pickle that creates ``marker`` when it is loaded with ``weights_only=False``."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def plant(dest: Path, marker: Path) -> Path:
