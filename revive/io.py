@@ -7,6 +7,7 @@ so that datasets and ``predict.py`` see the same pixels.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import warnings
@@ -22,6 +23,7 @@ from revive.color import luminance
 
 T = TypeVar("T")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+log = logging.getLogger(__name__)
 _UMASK = os.umask(0o022)  # read once, at import (os.umask can only be read by setting it)
 os.umask(_UMASK)
 
@@ -185,31 +187,67 @@ def preview_rgb(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
 
 # -- finding inputs ---------------------------------------------------------------------------------
 def walk_images(
-    root: str | os.PathLike, exclude: str | os.PathLike | None = None
+    root: str | os.PathLike,
+    exclude: str | os.PathLike | None = None,
+    follow_links: bool = False,
 ) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Image files under ``root`` (recursive, sorted) and the folders that could not be listed.
 
     Unlike :func:`list_images`, a broken link or unreadable file with an image extension is kept,
     so that its failure is reported instead of silently dropped. Hidden entries (``.name``, e.g.
     macOS ``._photo.jpg`` companions) and everything under ``exclude`` are skipped.
+
+    Each real file is listed once, however many links or hard links lead to it. Links to
+    folders are not entered unless ``follow_links``, and even then each real folder is entered
+    once, so that a link loop (``loop -> .``) neither hangs the walk nor multiplies the work.
     """
     root, errors, found = Path(root), [], []
     skip = Path(exclude).resolve() if exclude is not None else None
+    folders_seen: set[tuple[int, int]] = set()
+    files_seen: set[tuple[int, int] | Path] = set()
 
     def on_error(err: OSError) -> None:
         errors.append((Path(err.filename or root), f"cannot list folder: {err.strerror or err}"))
 
-    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=True):
+    def enter(here: Path, name: str) -> bool:
+        path = here / name
+        if name.startswith(".") or (skip is not None and path.resolve() == skip):
+            return False
+        if path.is_symlink() and not follow_links:
+            log.info("not following the link to a folder %s (follow_links=true does)", path)
+            return False
+        return _first_visit(path, folders_seen)
+
+    _first_visit(root, folders_seen)
+    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=follow_links):
         here = Path(folder)
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".") and (skip is None or (here / d).resolve() != skip)
-        )
-        for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                found.append(here / name)
+        dirs[:] = sorted(d for d in dirs if enter(here, d))
+        for name in sorted(files):
+            path = here / name
+            if name.startswith(".") or path.suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            try:
+                info = path.stat()
+                identity: tuple[int, int] | Path = (info.st_dev, info.st_ino)
+            except OSError:  # a broken link: kept, so that its failure is reported
+                identity = path
+            if identity not in files_seen:
+                files_seen.add(identity)
+                found.append(path)
     return sorted(found), errors
+
+
+def _first_visit(folder: Path, seen: set[tuple[int, int]]) -> bool:
+    """Record the real folder behind ``folder``; False if it was seen already (or is gone)."""
+    try:
+        info = folder.stat()
+    except OSError:
+        return True  # let os.walk report it
+    key = (info.st_dev, info.st_ino)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
 
 
 @contextmanager

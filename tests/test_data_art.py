@@ -9,6 +9,7 @@ from PIL import Image
 
 from revive.data.art import ArtDataModule, read_rgb_reduced
 from revive.data.fakes import fake_photos, make_art
+from revive.errors import UserError
 from revive.training.run import train
 from tests.tiny_runs import TINY_TRAIN
 
@@ -62,9 +63,7 @@ def test_categories_select_folders_and_unknown_ones_are_listed(tmp_path):
     root = make_art(tmp_path, categories=("painting", "drawings"), n_train=3, n_val=1)
     both = ArtDataModule(str(root), categories=["painting", "drawings"], **SMALL)
     assert both.split_sizes() == {"train": 3 + 2 + 3, "val": 2}
-    with pytest.raises(
-        FileNotFoundError, match=r"\['sculpture'\].*available: \['drawings', 'painting'\]"
-    ):
+    with pytest.raises(UserError, match=r"\['sculpture'\].*available: \['drawings', 'painting'\]"):
         ArtDataModule(str(root), categories=["sculpture"], **SMALL).setup()
 
 
@@ -75,7 +74,7 @@ def test_root_may_be_the_dataset_updated_folder_itself(tmp_path):
 
 
 def test_missing_layout_names_paths_and_download(tmp_path):
-    with pytest.raises(FileNotFoundError) as err:
+    with pytest.raises(UserError) as err:
         ArtDataModule(str(tmp_path), **SMALL).setup()
     message = str(err.value)
     assert "dataset_updated/training_set/<category>" in message

@@ -8,6 +8,7 @@ import torch
 
 from revive.data.celeba import CelebADataModule, face_box
 from revive.data.fakes import CELEBA_SIZE, make_celeba
+from revive.errors import UserError
 from revive.io import read_rgb
 from revive.training.run import train
 from tests.tiny_runs import TINY_TRAIN
@@ -69,7 +70,7 @@ def test_missing_files_are_counted_and_logged(tmp_path, caplog):
 
 def test_missing_layout_names_paths_and_download(tmp_path):
     dm = CelebADataModule(str(tmp_path / "nowhere"), **SMALL)
-    with pytest.raises(FileNotFoundError) as err:
+    with pytest.raises(UserError) as err:
         dm.setup()
     message = str(err.value)
     for expected in ("img_align_celeba", "list_eval_partition.txt", "mmlab.ie.cuhk.edu.hk"):

@@ -10,6 +10,7 @@ import torch
 
 from revive.data.colorization import ColorizationDataModule, decode_lab
 from revive.data.fakes import colorization_photos, make_colorization
+from revive.errors import UserError
 from revive.training.run import train
 from tests.tiny_runs import TINY_TRAIN
 
@@ -133,7 +134,7 @@ def test_train_batches_after_resize_and_crop_stay_in_range(tmp_path):
 
 
 def test_missing_or_mismatched_arrays_are_explained(tmp_path):
-    with pytest.raises(FileNotFoundError) as err:
+    with pytest.raises(UserError) as err:
         ColorizationDataModule(str(tmp_path / "none"), **SMALL).setup()
     assert "l/gray_scale.npy" in str(err.value) and "shravankumar9892" in str(err.value)
 

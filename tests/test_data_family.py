@@ -8,6 +8,7 @@ from hydra.utils import instantiate
 
 from revive.data.fakes import make_family
 from revive.data.family import FamilyDataModule, NoColorTargetsError
+from revive.errors import UserError
 from revive.training.run import train
 from tests.tiny_runs import TINY_TRAIN
 
@@ -61,10 +62,10 @@ def test_training_a_colorizer_is_refused_with_the_reason(make_cfg, tmp_path):
 
 
 def test_missing_folder_is_explained(tmp_path):
-    with pytest.raises(FileNotFoundError, match="is not a folder"):
+    with pytest.raises(UserError, match="is not a folder"):
         FamilyDataModule(str(tmp_path / "nope"), **SMALL).setup("validate")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="no images"):
+    with pytest.raises(UserError, match="no images"):
         FamilyDataModule(str(tmp_path / "empty"), **SMALL).setup("validate")
 
 

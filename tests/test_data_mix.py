@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 
 from revive.data.fakes import make_art, make_celeba, make_colorization, make_folder
 from revive.data.mix import MixDataModule, WeightedEpochSampler, allocate
+from revive.errors import UserError
 from revive.training.run import train
 from tests.tiny_runs import TINY_TRAIN
 
@@ -113,7 +114,7 @@ def test_bad_mixes_are_explained(make_cfg, roots):
         instantiate(mix_cfg(make_cfg, {}, ["family"], [1.0]).data)
     with pytest.raises(InstantiationException, match="add data.roots.folder=PATH"):
         instantiate(mix_cfg(make_cfg, {}, ["folder"], [1.0]).data)
-    with pytest.raises(FileNotFoundError, match="CelebA not found"):
+    with pytest.raises(UserError, match="CelebA not found"):
         cfg = mix_cfg(make_cfg, {"celeba": roots["celeba"] / "nowhere"}, ["celeba"], [1.0])
         instantiate(cfg.data).setup()
 

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from revive.data.degradations import kair_noisy
+from revive.errors import UserError
 from revive.evaluation.denoisers import evaluate_denoiser
 from revive.evaluation.metrics import psnr_8bit, ssim_8bit
 from revive.evaluation.protocol import evaluate
@@ -93,11 +94,11 @@ def test_ckpt_is_an_alias_of_weights(make_cfg, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "error", "message"),
     [
-        (["data.test_dir=FOLDER"], ValueError, "weights=PATH"),
-        (["weights=WEIGHTS"], ValueError, "data.test_dir="),
-        (["weights=missing.pth", "data.test_dir=FOLDER"], FileNotFoundError, "missing.pth"),
-        (["weights=WEIGHTS", "data.test_dir=no_such_dir"], FileNotFoundError, "no_such_dir"),
-        (["weights=WEIGHTS", "data.test_dir=FOLDER", "model=pix2pix"], ValueError, "evaluates"),
+        (["data.test_dir=FOLDER"], UserError, "weights=PATH"),
+        (["weights=WEIGHTS"], UserError, "data.test_dir="),
+        (["weights=missing.pth", "data.test_dir=FOLDER"], UserError, "missing.pth"),
+        (["weights=WEIGHTS", "data.test_dir=no_such_dir"], UserError, "no_such_dir"),
+        (["weights=WEIGHTS", "data.test_dir=FOLDER", "model=pix2pix"], UserError, "evaluates"),
     ],
 )
 def test_clear_errors(make_cfg, tmp_path: Path, overrides, error, message) -> None:

@@ -11,6 +11,7 @@ from PIL import Image
 
 from revive.data.degradations import gaussian_noise
 from revive.data.denoise import DenoiseDataModule, PatchDataset, dihedral
+from revive.errors import UserError
 from revive.models.dncnn import DnCNNModule
 from revive.training.run import train
 from revive.weights.dncnn import load_denoiser
@@ -56,12 +57,12 @@ def test_datamodule_batches_color_patches_and_whole_images(tmp_path: Path) -> No
 
 def test_datamodule_errors_name_the_config_key(tmp_path: Path) -> None:
     train_dir = write_images(tmp_path / "train", 1, 48, "L")
-    with pytest.raises(FileNotFoundError, match="data.val_dir is not set"):
+    with pytest.raises(UserError, match="data.val_dir is not set"):
         DenoiseDataModule(str(train_dir)).prepare_data()
-    with pytest.raises(FileNotFoundError, match="data.root="):
+    with pytest.raises(UserError, match="data.root="):
         DenoiseDataModule(str(tmp_path / "nothing"), str(train_dir)).prepare_data()
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="no images"):
+    with pytest.raises(UserError, match="no images"):
         DenoiseDataModule(str(train_dir), str(tmp_path / "empty")).prepare_data()
 
 

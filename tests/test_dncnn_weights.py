@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from revive.errors import UserError
 from revive.evaluation.denoisers import evaluate_denoiser
 from revive.nets.dncnn import DnCNN
 from revive.weights.dncnn import load_denoiser, read_denoiser_state
@@ -101,7 +102,7 @@ def test_unknown_layout_names_the_known_ones(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nope.pth"):
+    with pytest.raises(UserError, match="not found.*nope.pth"):
         load_denoiser(tmp_path / "nope.pth")
 
 

@@ -8,6 +8,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from PIL import Image
 
+from revive.errors import UserError
 from revive.models.pix2pix import Pix2Pix
 from revive.training.run import train
 from tests.tiny_runs import TINY_PIX2PIX
@@ -145,7 +146,7 @@ def test_empty_folder_is_named(make_cfg, tmp_path):
     empty = tmp_path / "nothing_here"
     empty.mkdir()
     cfg = make_cfg("train", ["data=folder", f"data.root={empty}"])
-    with pytest.raises(FileNotFoundError, match="nothing_here"):
+    with pytest.raises(UserError, match="nothing_here"):
         instantiate(cfg.data).setup()
 
 

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from revive.errors import UserError
 from revive.models.pix2pix import Pix2Pix
 from revive.nets import PatchDiscriminator, UnetGenerator
 from revive.weights.pix2pix import load_colorizer, unet_config_from_state
@@ -97,5 +98,5 @@ def test_safetensors_export_round_trip(tmp_path):
     x = torch.randn(1, 1, 64, 64)
     with torch.no_grad():
         assert space.name == "rgb" and torch.equal(net(x), reference(x))
-    with pytest.raises(FileExistsError):
+    with pytest.raises(UserError, match="exists"):
         export_colorizer(path, out)

@@ -132,7 +132,7 @@ def test_a_failing_run_does_not_stop_a_submitit_sweep(tmp_path):
     }
     assert set(by_root) == {str(good), str(missing)}
     failure = (by_root[str(missing)] / "failure.txt").read_text()
-    assert "FileNotFoundError" in failure and str(missing) in failure
+    assert "UserError" in failure and str(missing) in failure
     assert not (by_root[str(missing)] / "metrics.json").exists()
     ok = by_root[str(good)]
     assert math.isfinite(json.loads((ok / "metrics.json").read_text())["val/psnr"])

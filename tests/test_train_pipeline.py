@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from revive.errors import UserError
 from revive.training.run import flat_config, train
 from revive.training.run_dir import MAX_SIGNATURE, run_signature
 from tests.tiny_runs import as_sweep_job, image_folder, only_child, pix2pix_args, run_train
@@ -49,14 +50,14 @@ def test_auto_resume_off_refuses_to_overwrite_a_run(make_cfg, tmp_path):
     ckpts = tmp_path / "run" / "checkpoints"
     ckpts.mkdir(parents=True)
     torch.save({"epoch": 1}, ckpts / "last.ckpt")
-    with pytest.raises(FileExistsError, match="name="):
+    with pytest.raises(UserError, match="name="):
         train(cfg)
     assert torch.load(ckpts / "last.ckpt")["epoch"] == 1
 
 
 def test_missing_ckpt_path_is_named(make_cfg, tmp_path):
     cfg = make_cfg("train", [f"ckpt_path={tmp_path / 'nope.ckpt'}"])
-    with pytest.raises(FileNotFoundError, match="nope.ckpt"):
+    with pytest.raises(UserError, match="nope.ckpt"):
         train(cfg)
 
 
@@ -66,11 +67,11 @@ def test_failed_run_in_a_sweep_reports_nan_and_leaves_its_traceback(make_cfg, tm
     metrics = train(cfg)
     assert list(metrics) == ["val/psnr"] and math.isnan(metrics["val/psnr"])
     failure = (tmp_path / "run" / "failure.txt").read_text()
-    assert "FileNotFoundError" in failure and "missing" in failure
+    assert "UserError" in failure and "missing" in failure
 
     # the same failure outside a sweep raises as usual
     single = make_cfg("train", ["data=folder", f"data.root={tmp_path / 'missing'}"])
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(UserError):
         train(single)
 
 

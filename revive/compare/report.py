@@ -19,6 +19,7 @@ from revive.compare.runs import (
     sort_key,
     swept_parameters,
 )
+from revive.errors import user_errors
 from revive.io import atomic_path
 
 
@@ -74,9 +75,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        written = compare(
-            args.sweep_dir, args.out, args.metric, args.images, args.num_images, args.checkpoint
-        )
+        with user_errors(parser.prog):  # e.g. a run's damaged checkpoint
+            written = compare(
+                args.sweep_dir, args.out, args.metric, args.images, args.num_images, args.checkpoint
+            )
     except FileNotFoundError as e:
         parser.exit(2, f"error: {e}\n")
     for kind, path in written.items():

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from revive.data.images import ImageFiles
 from revive.data.module import ImageDataModule
+from revive.errors import UserError
 from revive.io import ImageReadError, list_images, read_rgb, to_rgb
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class ArtDataModule(ImageDataModule):
         if isinstance(categories, str):
             categories = [categories]
         if not categories:
-            raise ValueError("data.categories is empty; e.g. data.categories=[painting]")
+            raise UserError("data.categories is empty; e.g. data.categories=[painting]")
         self.categories = list(categories)
         self.verify = verify
         self.min_side = decode_sizes(self.load_size, self.crop_size, self.random_resized_crop)
@@ -121,7 +122,7 @@ class ArtDataModule(ImageDataModule):
     def check_layout(self) -> None:
         train_dir = self.base / SPLIT_FOLDERS["train"]
         if not train_dir.is_dir():
-            raise FileNotFoundError(
+            raise UserError(
                 f"Art Images not found under data.root={self.root}. Expected\n"
                 f"  {train_dir}/<category>/*.jpg\n"
                 f"  {self.base / SPLIT_FOLDERS['val']}/<category>/*.jpg\n"
@@ -131,7 +132,7 @@ class ArtDataModule(ImageDataModule):
         available = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
         missing = [c for c in self.categories if not (train_dir / c).is_dir()]
         if missing:
-            raise FileNotFoundError(
+            raise UserError(
                 f"data.categories {missing} not found in {train_dir}; available: {available}"
             )
 
@@ -160,7 +161,7 @@ class ArtDataModule(ImageDataModule):
                 paths = [p for p in paths if p not in unreadable]
         if not paths:
             if split == "train":
-                raise FileNotFoundError(
+                raise UserError(
                     f"no readable training images for categories {self.categories} under "
                     f"{self.base / SPLIT_FOLDERS['train']}"
                 )

@@ -17,6 +17,7 @@ import numpy as np
 
 from revive.data.images import ImageFiles
 from revive.data.module import ImageDataModule
+from revive.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,7 @@ def read_partition(path: Path) -> dict[str, list[str]]:
         if not fields or fields[0] == "image_id":
             continue
         if len(fields) != 2 or fields[1] not in PARTITION_SPLITS:
-            raise ValueError(
-                f"{path}:{number}: expected '<file>.jpg <0|1|2>', got {line.strip()!r}"
-            )
+            raise UserError(f"{path}:{number}: expected '<file>.jpg <0|1|2>', got {line.strip()!r}")
         splits[PARTITION_SPLITS[fields[1]]].append(fields[0])
     return splits
 
@@ -79,7 +78,7 @@ def _normalise_face_crop(face_crop: int | bool | None) -> int | None:
     if face_crop is False or face_crop is None:
         return None
     if int(face_crop) < 8:
-        raise ValueError(f"data.face_crop={face_crop} is too small; use null, true or e.g. 128")
+        raise UserError(f"data.face_crop={face_crop} is too small; use null, true or e.g. 128")
     return int(face_crop)
 
 
@@ -110,7 +109,7 @@ class CelebADataModule(ImageDataModule):
         images = self._find(IMAGE_DIRS, "dir")
         partition = self._find(PARTITION_FILES, "file")
         if images is None or partition is None:
-            raise FileNotFoundError(
+            raise UserError(
                 f"CelebA not found under data.root={self.root}. Expected\n"
                 f"  {self.root / IMAGE_DIRS[0]}/000001.jpg ... (the aligned 178x218 JPEGs)\n"
                 f"  {self.root / PARTITION_FILES[0]} (one line per file: 0 train, 1 val, 2 test)\n"
@@ -145,7 +144,7 @@ class CelebADataModule(ImageDataModule):
         paths = self.splits().get(split)
         if not paths:
             if split == "train":
-                raise FileNotFoundError(
+                raise UserError(
                     f"no training images: the partition file under {self.root} lists none "
                     "with split 0 that exist in img_align_celeba/"
                 )

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from revive.data.module import ImageDataModule
+from revive.errors import UserError
 
 COLORIZATION_URL = "https://www.kaggle.com/datasets/shravankumar9892/image-colorization"
 L_FILE = "l/gray_scale.npy"
@@ -75,7 +76,7 @@ class LabArrays(Dataset):
         output: str = "lab",
     ) -> None:
         if output not in OUTPUTS:
-            raise ValueError(f"output={output!r}; expected one of {OUTPUTS}")
+            raise UserError(f"output={output!r}; expected one of {OUTPUTS}")
         self.l_path, self.ab_paths = Path(l_path), [Path(p) for p in ab_paths]
         self.indices = np.asarray(indices, dtype=np.int64)
         self.transform, self.output = transform, output
@@ -131,9 +132,9 @@ class ColorizationDataModule(ImageDataModule):
     ) -> None:
         super().__init__(**kwargs)
         if output not in OUTPUTS:
-            raise ValueError(f"data.output={output!r}; expected one of {OUTPUTS}")
+            raise UserError(f"data.output={output!r}; expected one of {OUTPUTS}")
         if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
-            raise ValueError(
+            raise UserError(
                 f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} must be "
                 ">= 0 and leave some images for training"
             )
@@ -156,7 +157,7 @@ class ColorizationDataModule(ImageDataModule):
 
     def check_layout(self) -> None:
         if not self.l_path.is_file() or not self.ab_paths():
-            raise FileNotFoundError(
+            raise UserError(
                 f"Image Colorization Dataset not found under data.root={self.root}. Expected\n"
                 f"  {self.l_path} (N x 224 x 224 uint8)\n"
                 f"  {self.root / AB_DIRS[0]}/ab1.npy, ab2.npy, ab3.npy (n x 224 x 224 x 2 uint8; "
@@ -171,19 +172,19 @@ class ColorizationDataModule(ImageDataModule):
         light = np.load(self.l_path, mmap_mode="r")
         ab = [np.load(p, mmap_mode="r") for p in self.ab_paths()]
         if light.ndim != 3 or light.dtype != np.uint8:
-            raise ValueError(
+            raise UserError(
                 f"{self.l_path}: expected uint8 [N,H,W], got {light.dtype} {light.shape}"
             )
         for path, arr in zip(self.ab_paths(), ab, strict=True):
             if arr.dtype != np.uint8 or arr.shape[1:] != (*light.shape[1:], 2):
-                raise ValueError(
+                raise UserError(
                     f"{path}: expected uint8 [n,{light.shape[1]},{light.shape[2]},2] to match "
                     f"{self.l_path}, got {arr.dtype} {arr.shape}"
                 )
         n_ab = sum(len(a) for a in ab)
         if n_ab != len(light):
             names = ", ".join(p.name for p in self.ab_paths())
-            raise ValueError(
+            raise UserError(
                 f"{self.l_path} holds {len(light)} images but the ab files ({names}) hold {n_ab}: "
                 "is one of ab1/ab2/ab3.npy missing or truncated?"
             )
@@ -196,7 +197,7 @@ class ColorizationDataModule(ImageDataModule):
             order = np.random.default_rng(self.seed).permutation(n)
             n_test, n_val = _count(n, self.test_fraction), _count(n, self.val_fraction)
             if n_test + n_val >= n:
-                raise ValueError(
+                raise UserError(
                     f"{n} images leave none for training with data.val_fraction="
                     f"{self.val_fraction} and data.test_fraction={self.test_fraction}"
                 )

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from revive.color import luma_uint8
 from revive.data.module import resolve_pin_memory
+from revive.errors import UserError
 from revive.io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_rgb
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def read_clean(path: str | Path, channels: int) -> np.ndarray:
         return rgb
     if channels == 1:
         return luma_uint8(rgb)[..., None]
-    raise ValueError(f"channels must be 1 (gray) or 3 (RGB), got {channels}")
+    raise UserError(f"channels must be 1 (gray) or 3 (RGB), got {channels}")
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -48,13 +49,13 @@ def dihedral(image: np.ndarray, mode: int) -> np.ndarray:
 
 
 def image_folder(path: str | Path, key: str) -> list[Path]:
-    """The images of a folder named by config key ``key``, or a FileNotFoundError saying so."""
+    """The images of a folder named by config key ``key``, or a UserError saying so."""
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise FileNotFoundError(f"{key}={path} is not a folder (looked at {folder.resolve()})")
+        raise UserError(f"{key}={path} is not a folder (looked at {folder.resolve()})")
     paths = list_images(folder)
     if not paths:
-        raise FileNotFoundError(
+        raise UserError(
             f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {key}={path} ({folder.resolve()})"
         )
     return paths
@@ -88,7 +89,7 @@ class PatchDataset(Dataset):
                 corners.append(np.concatenate([index, grid], 1))
                 self.images.append(scaled)
         if not corners:
-            raise ValueError(f"no image is at least {patch_size}x{patch_size} pixels")
+            raise UserError(f"no image is at least {patch_size}x{patch_size} pixels")
         self.corners = np.concatenate(corners).astype(np.int32)  # (image, y, x) per patch
 
     def __len__(self) -> int:
@@ -142,7 +143,7 @@ class DenoiseDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if channels not in (1, 3):
-            raise ValueError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels}")
+            raise UserError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels}")
         self.root, self.val_dir, self.test_dir = root, val_dir, test_dir
         self.channels, self.patch_size, self.stride = channels, patch_size, stride
         self.scales = tuple(scales)
@@ -158,7 +159,7 @@ class DenoiseDataModule(L.LightningDataModule):
         """Fail before training when a folder is missing, naming the config key to fix."""
         image_folder(self.root, "data.root")
         if self.val_dir is None:
-            raise FileNotFoundError(
+            raise UserError(
                 "data.val_dir is not set: give a folder of clean whole images to validate on, "
                 "e.g. data.val_dir=../shared/data/Set12"
             )
@@ -175,7 +176,7 @@ class DenoiseDataModule(L.LightningDataModule):
             except ImageReadError as e:
                 log.warning("skipping unreadable training image: %s", e)
         if not images:
-            raise FileNotFoundError(f"no readable image under data.root={self.root}")
+            raise UserError(f"no readable image under data.root={self.root}")
         return images
 
     def setup(self, stage: str | None = None) -> None:

@@ -22,10 +22,11 @@ import cv2
 
 from revive.data.art import ReducedImageFiles
 from revive.data.module import ImageDataModule
+from revive.errors import UserError
 from revive.io import IMAGE_EXTENSIONS, list_images
 
 
-class NoColorTargetsError(ValueError):
+class NoColorTargetsError(UserError):
     """Raised when ``data=family`` is asked for training batches."""
 
 
@@ -50,12 +51,12 @@ class FamilyDataModule(ImageDataModule):
 
     def check_layout(self) -> None:
         if not self.root.is_dir():
-            raise FileNotFoundError(
+            raise UserError(
                 f"data.root={self.root} is not a folder. Put the family's scans there (any "
                 f"subfolders, {', '.join(IMAGE_EXTENSIONS)}) or pass data.root=PATH."
             )
         if not list_images(self.root):
-            raise FileNotFoundError(
+            raise UserError(
                 f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under data.root={self.root}"
             )
 

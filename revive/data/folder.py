@@ -8,6 +8,7 @@ from typing import Any
 
 from revive.data.images import ImageFiles
 from revive.data.module import ImageDataModule
+from revive.errors import UserError
 from revive.io import IMAGE_EXTENSIONS, list_images
 
 
@@ -22,9 +23,9 @@ class FolderDataModule(ImageDataModule):
 
     def check_layout(self) -> None:
         if not self.root.is_dir():
-            raise FileNotFoundError(f"data.root={self.root} is not a folder of images")
+            raise UserError(f"data.root={self.root} is not a folder of images")
         if not list_images(self.root):
-            raise FileNotFoundError(
+            raise UserError(
                 f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under data.root={self.root}"
             )
 
@@ -44,6 +45,6 @@ class FolderDataModule(ImageDataModule):
         paths = self._splits().get(split)
         if not paths:
             if split == "train":
-                raise FileNotFoundError(f"no training images under {self.root / 'train'}")
+                raise UserError(f"no training images under {self.root / 'train'}")
             return None
         return ImageFiles(paths, transform)

@@ -23,6 +23,7 @@ from hydra.utils import instantiate
 from revive.color import batch_rgb, luma
 from revive.config import compose
 from revive.data.module import ImageDataModule
+from revive.errors import user_errors
 from revive.io import save_image
 from revive.visual import grid, to_uint8
 
@@ -94,8 +95,9 @@ def main(argv: Sequence[str] | None = None) -> Path:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg = compose("train", args.overrides, hydra_node=True)
     name = cfg.hydra.runtime.choices.get("data", "data")
-    datamodule: ImageDataModule = instantiate(cfg.data)
-    print_counts(name, datamodule)
+    with user_errors("python -m revive.data.inspect"):  # e.g. a missing data.root
+        datamodule: ImageDataModule = instantiate(cfg.data)
+        print_counts(name, datamodule)
 
     if args.out is not None and args.out.suffix.lower() != ".png":
         raise SystemExit(f"--out {args.out}: the contact sheet is a PNG; end the name in .png")

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 
 from revive.data.module import SPLITS, ImageDataModule
+from revive.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,9 @@ class WeightedEpochSampler(Sampler[int]):
         self, sizes: Sequence[int], weights: Sequence[float], epoch_length: int, seed: int = 0
     ):
         if len(sizes) != len(weights):
-            raise ValueError(f"{len(sizes)} sources but {len(weights)} weights")
+            raise UserError(f"{len(sizes)} sources but {len(weights)} weights")
         if any(s <= 0 for s in sizes):
-            raise ValueError(f"every source needs at least one sample, got sizes {list(sizes)}")
+            raise UserError(f"every source needs at least one sample, got sizes {list(sizes)}")
         self.sizes, self.weights = list(sizes), list(weights)
         self.epoch_length, self.seed = int(epoch_length), seed
         self.offsets = np.cumsum([0] + self.sizes[:-1]).tolist()
@@ -86,7 +87,7 @@ def _root_of(roots: Mapping[str, Any] | None, name: str) -> str | None:
     """``data.roots.<name>``; None leaves the source's own ``root`` in place."""
     # Checked first: ``name in roots`` is False for a ``???`` entry.
     if isinstance(roots, DictConfig) and OmegaConf.is_missing(roots, name):
-        raise ValueError(f"mix source {name!r} needs its folder: add data.roots.{name}=PATH")
+        raise UserError(f"mix source {name!r} needs its folder: add data.roots.{name}=PATH")
     if roots is None or name not in roots:
         return None
     return str(roots[name])
@@ -107,24 +108,24 @@ class MixDataModule(ImageDataModule):
         super().__init__(**kwargs)
         sources, weights = list(sources), [float(w) for w in weights]
         if not sources:
-            raise ValueError("data.sources is empty; e.g. data.sources=[celeba,art]")
+            raise UserError("data.sources is empty; e.g. data.sources=[celeba,art]")
         if len(set(sources)) != len(sources):
-            raise ValueError(f"data.sources lists a source twice: {sources}")
+            raise UserError(f"data.sources lists a source twice: {sources}")
         if len(weights) != len(sources):
-            raise ValueError(
+            raise UserError(
                 f"data.sources={sources} has {len(sources)} entries but data.weights={weights} "
                 f"has {len(weights)}"
             )
         if any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise ValueError(f"data.weights={weights} must be >= 0 and not all zero")
+            raise UserError(f"data.weights={weights} must be >= 0 and not all zero")
         for name in sources:
             if name in NO_TARGETS:
-                raise ValueError(
+                raise UserError(
                     f"data.sources contains {name!r}, which has no color targets and cannot "
                     "train a colorizer; mix celeba, art, colorization or folder"
                 )
             if name not in options:
-                raise ValueError(
+                raise UserError(
                     f"unknown mix source {name!r}; known: {sorted(options)}. Add a data config "
                     f"with +data@data.options.{name}={name} and set data.roots.{name}=PATH"
                 )

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from revive.data.transforms import eval_transform, seed_worker, train_transform
+from revive.errors import UserError
 
 SPLITS = ("train", "val", "test")
 
@@ -24,7 +25,7 @@ def resolve_pin_memory(pin_memory: bool | str) -> bool:
     if pin_memory == "auto":
         return torch.cuda.is_available()
     if isinstance(pin_memory, str):
-        raise ValueError(f"pin_memory must be true, false or auto (got {pin_memory!r})")
+        raise UserError(f"pin_memory must be true, false or auto (got {pin_memory!r})")
     return bool(pin_memory)
 
 
@@ -58,7 +59,7 @@ class ImageDataModule(L.LightningDataModule):
 
     # -- to implement per layout -------------------------------------------------------------
     def check_layout(self) -> None:
-        """Raise FileNotFoundError naming the expected paths when the data are not there."""
+        """Raise a UserError naming the expected paths when the data are not there."""
 
     def make_dataset(self, split: str, transform: Any) -> Dataset | None:
         """Build the dataset of one split (``None`` when the layout has no such split)."""

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from revive.errors import UserError
 from revive.evaluation.denoisers import evaluate_denoiser
 from revive.hardware import resolve_device
 from revive.io import atomic_path
@@ -28,15 +29,15 @@ def weights_path(cfg: DictConfig) -> Path:
     """``weights=`` or its alias ``ckpt=``: one file, which must exist."""
     given = {key: cfg.get(key) for key in ("weights", "ckpt") if cfg.get(key) is not None}
     if not given:
-        raise ValueError(
+        raise UserError(
             "no weights to evaluate: add weights=PATH (a train.py checkpoint or published "
             "weights, e.g. weights=../shared/data/weights/dncnn_25.pth)"
         )
     if len(set(given.values())) > 1:
-        raise ValueError(f"weights= and ckpt= name different files: {given}; give only one")
+        raise UserError(f"weights= and ckpt= name different files: {given}; give only one")
     path = Path(next(iter(given.values()))).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path.resolve()}")
+        raise UserError(f"weights file not found: {path.resolve()}")
     return path
 
 
@@ -44,7 +45,7 @@ def test_folder(cfg: DictConfig) -> Path:
     """``data.test_dir``: required, and a folder."""
     test_dir = cfg.get("data", {}).get("test_dir")
     if test_dir is None:
-        raise ValueError(
+        raise UserError(
             "no test images: add data.test_dir=FOLDER of clean images, "
             "e.g. data.test_dir=../shared/data/Set12"
         )
@@ -96,7 +97,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     target = cfg.model.get("_target_")
     if target not in EVALUATORS:
         known = ", ".join(EVALUATORS)
-        raise ValueError(f"eval.py has no evaluator for model {target}; it evaluates: {known}")
+        raise UserError(f"eval.py has no evaluator for model {target}; it evaluates: {known}")
     table = EVALUATORS[target](cfg)
     metrics = averages(table)
     print_metrics(metrics, f"{Path(str(cfg.data.test_dir)).name}: {len(table)} images")

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from revive.color import AB_SCALE, ColorSpace
+from revive.errors import UserError
 from revive.hardware import resolve_device
 from revive.restore.canvas import Canvas, fit_canvas, merge_chroma, mirror_indices
 from revive.restore.forward import denoising_forward, inference_dtype
@@ -32,8 +33,8 @@ from revive.restore.tiling import receptive_radius, run_tiled
 from revive.weights.onnx import OnnxNetwork
 
 
-class SetupError(RuntimeError):
-    """A problem found before any file is touched: input path, checkpoint, device or option."""
+class SetupError(UserError):
+    """A problem found before any photo is read: input path, checkpoint, device or option."""
 
 
 def prepare_denoiser(net: nn.Module) -> nn.Module:
@@ -188,7 +189,7 @@ def load_restorer(
                 raise SetupError(f"{name}={path} is an ONNX model: run it with backend=onnx")
     try:
         net, space = load_colorizer(colorizer, **load_kwargs)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
+    except (OSError, ValueError) as e:  # UserError (a ValueError): every failure to read the file
         raise SetupError(f"colorizer={colorizer}: {e}") from e
     if space.in_channels != 1:
         raise SetupError(f"colorizer={colorizer} takes {space.in_channels} channels, not 1 gray")
@@ -196,6 +197,6 @@ def load_restorer(
     if denoiser is not None:
         try:
             noise_net = prepare_denoiser(load_denoiser(denoiser, **load_kwargs))
-        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
+        except (OSError, ValueError) as e:
             raise SetupError(f"denoiser={denoiser}: {e}") from e
     return Restorer(net, space, noise_net, device=torch_device, **kwargs)

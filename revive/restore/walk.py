@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,26 +59,45 @@ class Job:
 
 
 def plan_jobs(sources: list[Path], root: Path, output: Path) -> list[Job]:
-    """Output paths mirroring ``root``'s tree under ``output``.
+    """Output paths mirroring ``root``'s tree under ``output``, never two alike.
 
-    Two inputs with the same stem in one folder (``a.jpg``, ``a.png``) would write the same
-    files, so such names keep their extension: ``a_jpg_revived.png``, ``a_png_revived.png``.
+    Names are compared case-insensitively, whole relative path included, as macOS and Windows
+    disks compare them. A name is the input's stem; stems shared within a folder (``a.jpg``,
+    ``a.png``) keep their extension (``a_jpg``, ``a_png``); what still collides (``b.png`` and
+    ``b.PNG``, or ``a.jpg`` and ``a_jpg.png``) gets ``_2``, ``_3`` … in sorted order, plain
+    stems first.
     """
-    stems: dict[Path, int] = {}
-    for src in sources:
-        key = src.relative_to(root).with_suffix("")
-        stems[key] = stems.get(key, 0) + 1
-    jobs = []
-    for src in sources:
-        rel = src.relative_to(root)
-        name = rel.stem
-        if stems[rel.with_suffix("")] > 1:
-            name = f"{rel.stem}_{rel.suffix.lstrip('.').lower()}"
-        folder = output / rel.parent
-        jobs.append(
-            Job(src, folder / f"{name}{REVIVED_SUFFIX}", folder / f"{name}{COMPARE_SUFFIX}")
+    rels = [src.relative_to(root) for src in sources]
+    stems = Counter(_key(rel.with_suffix("")) for rel in rels)
+    wanted = [
+        rel.with_suffix("")
+        if stems[_key(rel.with_suffix(""))] == 1
+        else rel.parent / f"{rel.stem}_{rel.suffix.lstrip('.').lower()}"
+        for rel in rels
+    ]
+    taken: set[str] = set()
+    names: dict[int, Path] = {}
+    plain_first = sorted(range(len(rels)), key=lambda i: (wanted[i] != rels[i].with_suffix(""), i))
+    for i in plain_first:
+        name, n = wanted[i], 1
+        while _key(name) in taken:
+            n += 1
+            name = wanted[i].parent / f"{wanted[i].name}_{n}"
+        taken.add(_key(name))
+        names[i] = name
+    return [
+        Job(
+            src,
+            output / names[i].parent / f"{names[i].name}{REVIVED_SUFFIX}",
+            output / names[i].parent / f"{names[i].name}{COMPARE_SUFFIX}",
         )
-    return jobs
+        for i, src in enumerate(sources)
+    ]
+
+
+def _key(name: Path) -> str:
+    """How a case-insensitive disk compares names (casefold also folds ß and friends)."""
+    return name.as_posix().casefold()
 
 
 @dataclass
@@ -173,7 +193,9 @@ def _record_failure(summary: RestoreSummary, path: Path, error: BaseException) -
     log.warning("failed %s: %s", path, reason)
 
 
-def find_jobs(input: Path, output: Path) -> tuple[list[Job], list[tuple[Path, str]]]:
+def find_jobs(
+    input: Path, output: Path, follow_links: bool = False
+) -> tuple[list[Job], list[tuple[Path, str]]]:
     """The jobs for a file or a folder, and the folders that could not be listed."""
     if not input.exists() and not input.is_symlink():
         raise SetupError(f"input={input} does not exist")
@@ -185,7 +207,7 @@ def find_jobs(input: Path, output: Path) -> tuple[list[Job], list[tuple[Path, st
                 f"output={output} is the input folder; choose another folder so that revived "
                 "files are not mixed with (and later re-read as) the originals"
             )
-        sources, errors = walk_images(input, exclude=output)
+        sources, errors = walk_images(input, exclude=output, follow_links=follow_links)
         return plan_jobs(sources, input, output), errors
     return plan_jobs([input], input.parent, output), []
 
@@ -203,6 +225,7 @@ def restore_paths(
     tile_size: int = 512,
     compare_max_side: int = 2048,
     precision: str = "auto",
+    follow_links: bool = False,
     progress: bool = True,
     backend: str = "torch",
 ) -> RestoreSummary:
@@ -214,13 +237,14 @@ def restore_paths(
     PIL's default of 89,478,485). ``batch_size`` photos are colorized together on the device.
     ``precision`` is the denoiser's (:func:`revive.restore.forward.inference_dtype`).
     ``backend="onnx"`` runs ``.onnx`` exports with onnxruntime instead of PyTorch.
+    ``follow_links`` enters links to folders (each real folder once; see :func:`walk_images`).
     """
     if batch_size < 1 or compare_max_side < 1:
         raise SetupError("batch_size and compare_max_side must be positive")
     if max_pixels is not None and max_pixels < 1:
         raise SetupError(f"max_pixels must be positive or null (got {max_pixels})")
     input, output = Path(input).expanduser(), Path(output).expanduser()
-    jobs, listing_errors = find_jobs(input, output)
+    jobs, listing_errors = find_jobs(input, output, follow_links)
     restorer = load_restorer(
         colorizer,
         denoiser,

@@ -28,9 +28,12 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from revive.config import flatten
+from revive.errors import UserError
 from revive.io import atomic_path
+from revive.training.checkpoints import AtomicCheckpointIO, read_checkpoint
 from revive.training.loggers import finish_wandb
 from revive.training.run_dir import register_run_resolvers
+from revive.weights.safe import is_url
 
 log = logging.getLogger(__name__)
 
@@ -88,27 +91,56 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
 def resolve_ckpt_path(cfg: DictConfig) -> str | None:
     """An explicit ``ckpt_path``, or ``last.ckpt`` of this run folder when auto-resume is on.
 
-    With ``auto_resume=false`` a folder that already holds checkpoints is refused rather than
-    overwritten.
+    The file is read tensors-only here, so that a damaged one stops the run before anything is
+    built, with a message naming it; the absolute path that is returned is what Lightning
+    opens (a relative ``http_model.ckpt`` would be fetched as a URL from torch's download
+    cache). A URL is refused unless ``allow_url=true``; it is then downloaded into the run
+    folder and read tensors-only like any file. With ``auto_resume=false`` a folder that
+    already holds checkpoints is refused rather than overwritten.
     """
     if cfg.get("ckpt_path") is not None:
-        path = Path(cfg.ckpt_path).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"ckpt_path={cfg.ckpt_path} does not exist")
+        path = _checkpoint_file(str(cfg.ckpt_path), cfg)
+        read_checkpoint(path)
         return str(path)
     ckpt_dir = Path(cfg.paths.output_dir) / "checkpoints"
     last = ckpt_dir / "last.ckpt"
     if cfg.get("auto_resume", False):
         if last.is_file():
             log.info("auto-resume: continuing from %s", last)
-            return str(last)
+            try:
+                read_checkpoint(last)
+            except UserError as e:
+                raise UserError(f"auto-resume: {e}") from e
+            return str(last.resolve())
     elif ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
-        raise FileExistsError(
+        raise UserError(
             f"{ckpt_dir} already holds checkpoints of an earlier run. Resume it with "
             "auto_resume=true, start from one of them with ckpt_path=..., or give this run "
             "another folder with name=... (or delete that folder)."
         )
     return None
+
+
+def _checkpoint_file(given: str, cfg: DictConfig) -> Path:
+    """``ckpt_path`` as an absolute local file (a URL downloaded first, if allowed)."""
+    if is_url(given):
+        if not cfg.get("allow_url", False):
+            raise UserError(
+                f"ckpt_path={given} is a URL; download it yourself, or add allow_url=true "
+                "(it is then downloaded into the run folder and read tensors-only)"
+            )
+        import torch.hub
+
+        dest = Path(cfg.paths.output_dir) / "downloads" / (Path(given).name or "checkpoint.ckpt")
+        if not dest.is_file():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(dest) as tmp:
+                torch.hub.download_url_to_file(given, str(tmp))
+        return dest.resolve()
+    path = Path(given).expanduser()
+    if not path.is_file():
+        raise UserError(f"ckpt_path={given} does not exist")
+    return path.resolve()
 
 
 def in_multirun() -> bool:
@@ -158,6 +190,8 @@ def _fit(cfg: DictConfig) -> dict[str, float]:
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if not isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO):
+        trainer.strategy.checkpoint_io = AtomicCheckpointIO()  # whatever trainer= says: no pickle
     _refuse_script_relaunch_in_sweep(trainer)
     if trainer.is_global_zero:
         save_run_record(cfg, run_dir)
@@ -177,13 +211,13 @@ def _fit(cfg: DictConfig) -> dict[str, float]:
 
 
 def _fit_and_test(cfg, trainer, model, datamodule, ckpt_path: str | None) -> dict[str, float]:
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = _floats(trainer.callback_metrics)
     if not metrics and ckpt_path is not None:
         metrics = _previous_metrics(Path(cfg.paths.output_dir))
     if cfg.get("test"):
         best = "best" if _has_best(trainer) else None
-        trainer.test(model, datamodule=datamodule, ckpt_path=best)
+        trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
         metrics.update(_floats(trainer.callback_metrics))
     return metrics
 

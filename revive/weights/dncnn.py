@@ -20,10 +20,14 @@ from pathlib import Path
 
 import torch
 
+from revive.errors import UserError
 from revive.nets.dncnn import BN_EPS, DnCNN
 from revive.weights.pickled import PickledObject, named_records, read_pickled
 from revive.weights.pickled import module_state as pickled_state
-from revive.weights.safe import load_checkpoint, load_state_strict, strip_prefix
+from revive.weights.safe import build_checked, load_checkpoint, local_file, reading, strip_prefix
+
+# Deeper nets widen every denoising tile by their receptive radius (one pixel per layer).
+MAX_DEPTH = 64
 
 KNOWN_LAYOUTS = (
     "a checkpoint from `train.py model=dncnn` (keys 'state_dict' with 'net.model.0.weight', "
@@ -43,9 +47,20 @@ class DenoiserState:
 
 
 def architecture(state: dict[str, torch.Tensor]) -> dict:
-    """``DnCNN`` keyword arguments read from the conv weights of a ``model.N.*`` state dict."""
+    """``DnCNN`` keyword arguments read from the conv weights of a ``model.N.*`` state dict.
+
+    Only read off the shapes: :func:`load_denoiser` checks every tensor against them before
+    the network is built.
+    """
     convs = [k for k, v in state.items() if k.endswith(".weight") and v.ndim == 4]
     first = state["model.0.weight"]  # [features, channels, 3, 3]
+    if first.ndim != 4 or first.shape[1] not in (1, 3):
+        raise UserError(
+            f"model.0.weight has shape {list(first.shape)}; a DnCNN's first conv is "
+            "[features, 1 or 3 channels, 3, 3]"
+        )
+    if len(convs) > MAX_DEPTH:
+        raise UserError(f"{len(convs)} conv layers, over the limit of {MAX_DEPTH}")
     return {
         "channels": first.shape[1],
         "depth": len(convs),
@@ -57,6 +72,8 @@ def architecture(state: dict[str, torch.Tensor]) -> dict:
 def _from_checkpoint(ckpt: dict) -> DenoiserState | None:
     """Our Lightning checkpoint (``net.`` prefix), or any plain ``model.N.*`` state dict."""
     if "state_dict" in ckpt and "hyper_parameters" in ckpt:
+        if not isinstance(ckpt["state_dict"], dict):
+            raise UserError(f"its state_dict is a {type(ckpt['state_dict']).__name__}")
         state = strip_prefix(ckpt["state_dict"], "net.")
         if "model.0.weight" not in state:
             return None
@@ -77,7 +94,7 @@ def _from_pickled_module(obj: PickledObject) -> DenoiserState | None:
         return None
     eps = {float(r.eps) for _, r in named_records(obj) if "BatchNorm" in r.origin}
     if len(eps) > 1:
-        raise ValueError(f"the pickled DnCNN mixes BatchNorm eps values {sorted(eps)}")
+        raise UserError(f"the pickled DnCNN mixes BatchNorm eps values {sorted(eps)}")
     return DenoiserState(
         {"model." + k: v for k, v in state.items()},
         "cszn pickled module",
@@ -86,29 +103,34 @@ def _from_pickled_module(obj: PickledObject) -> DenoiserState | None:
 
 
 def read_denoiser_state(path: str | os.PathLike) -> DenoiserState:
-    """Read ``path`` safely and rename its keys to ours; unknown layouts raise ``ValueError``."""
-    path = Path(path).expanduser()
+    """Read ``path`` safely and rename its keys to ours; anything else raises ``UserError``."""
+    path = local_file(path)
+    with reading(path):
+        return _read_state(path)
+
+
+def _read_state(path: Path) -> DenoiserState:
     try:
         ckpt = load_checkpoint(path)
-    except ValueError as safe_error:
+    except UserError as safe_error:
         # weights_only=True refuses whole pickled modules: read them as inert records instead.
         try:
             obj = read_pickled(path)
-        except Exception as e:
-            raise ValueError(f"{safe_error}; as a pickled module it fails too: {e}") from e
+        except Exception as e:  # any failure of a hostile file is the file's
+            raise UserError(f"{safe_error}; as a pickled module it fails too: {e}") from e
         found = _from_pickled_module(obj) if isinstance(obj, PickledObject) else None
         if found is None and isinstance(obj, dict):
             found = _from_checkpoint(obj)
         if found is None:
-            what = f"keys {list(obj)[:5]}" if isinstance(obj, dict) else repr(obj)
-            raise ValueError(
+            what = f"keys {list(obj)[:5]}" if isinstance(obj, dict) else type(obj).__name__
+            raise UserError(
                 f"{path} holds {what}: not a known DnCNN layout. Known: {KNOWN_LAYOUTS}"
             ) from None
         return found
     found = _from_checkpoint(ckpt)
     if found is None:
         keys = ", ".join(list(ckpt)[:5])
-        raise ValueError(
+        raise UserError(
             f"{path}: unknown denoiser layout (first keys: {keys}). Known: {KNOWN_LAYOUTS}"
         )
     return found
@@ -121,11 +143,12 @@ def load_denoiser(path: str | os.PathLike, fuse: bool = True) -> DnCNN:
     the same outputs; ``fuse=False`` keeps BN, e.g. to fine-tune from published weights.
     """
     found = read_denoiser_state(path)
-    state = {k: v for k, v in found.state.items() if not k.endswith("num_batches_tracked")}
-    net = DnCNN(**architecture(state))
-    for module in net.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.eps = found.bn_eps
-    load_state_strict(net, state, f"{path} ({found.layout})")
-    net.eval()
-    return net.fuse_bn() if fuse else net
+    with reading(path):
+        state = {k: v for k, v in found.state.items() if not k.endswith("num_batches_tracked")}
+        arch = architecture(state)
+        net = build_checked(lambda: DnCNN(**arch), state, f"{path} ({found.layout})")
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eps = float(found.bn_eps)
+        net.eval()
+        return net.fuse_bn() if fuse else net

@@ -5,6 +5,8 @@ weights and records the color space and the architecture in the file's metadata,
 ``predict.py`` rebuilds the network without the training checkpoint (a tenth of its size: no D,
 no Adam). ``python -m revive.weights.export CKPT OUT.onnx`` writes a colorizer or a DnCNN as an
 ONNX graph for onnxruntime (:mod:`revive.weights.onnx`; ``predict.py backend=onnx``).
+A bad checkpoint or an existing destination exits with status 2 and one line (``--debug`` or
+``HYDRA_FULL_ERROR=1``: the traceback).
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 from safetensors.torch import save_file
 
+from revive.errors import UserError, user_errors
 from revive.io import atomic_path
 from revive.nets import UnetGenerator
 from revive.weights.pix2pix import EXPORT_FORMAT, load_colorizer
@@ -28,7 +30,7 @@ def export_colorizer(
     """Write the generator of ``ckpt`` (any format ``load_colorizer`` reads) to ``dest``."""
     dest = Path(dest)
     if dest.exists() and not overwrite:
-        raise FileExistsError(f"{dest} exists; pass --overwrite to replace it")
+        raise UserError(f"{dest} exists; pass --overwrite to replace it")
     net, space = load_colorizer(ckpt)
     arch = {
         "input_nc": net.input_nc,
@@ -59,14 +61,14 @@ def export_onnx(ckpt: str | os.PathLike, dest: str | os.PathLike, overwrite: boo
     from revive.weights.onnx import export_colorizer_onnx, export_denoiser_onnx
 
     if Path(dest).exists() and not overwrite:
-        raise FileExistsError(f"{dest} exists; pass --overwrite to replace it")
+        raise UserError(f"{dest} exists; pass --overwrite to replace it")
     try:
         net, space = load_colorizer(ckpt)
     except ValueError as not_colorizer:
         try:
             denoiser = load_denoiser(ckpt)
         except ValueError as not_denoiser:
-            raise ValueError(
+            raise UserError(
                 f"{ckpt} is neither a colorizer ({not_colorizer}) nor a DnCNN ({not_denoiser})"
             ) from None
         return export_denoiser_onnx(denoiser, dest, overwrite)
@@ -81,15 +83,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("ckpt", help="checkpoint from train.py, an official *_net_G.pth, or DnCNN")
     parser.add_argument("dest", help="output file: .safetensors (colorizers) or .onnx (any)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of bad input")
     args = parser.parse_args(argv)
     exporter = EXPORTERS.get(Path(args.dest).suffix.lower())
     if exporter is None:
         parser.error(f"{args.dest}: the extension must be one of {', '.join(EXPORTERS)}")
-    try:
+    with user_errors("revive.weights.export", args.debug):
         print(exporter(args.ckpt, args.dest, args.overwrite))
-    except (OSError, ValueError, RuntimeError) as e:  # FileExistsError and FileNotFoundError too
-        print(f"error: {e}".splitlines()[0], file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

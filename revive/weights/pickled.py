@@ -154,23 +154,45 @@ def read_pickled(path: str | os.PathLike) -> Any:
     return _read_legacy(path)
 
 
+def check_stored(archive: zipfile.ZipFile, path: Path) -> None:
+    """Refuse compressed entries: torch.save never compresses, and a tiny compressed entry can
+    unpack to gigabytes (Python's zipfile unpacks a bzip2 block whole, whatever is asked)."""
+    for info in archive.infolist():
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(
+                f"{path}: entry {info.filename} is compressed, which torch.save never does"
+            )
+
+
 def _read_zip(path: Path) -> Any:
+    """The zip format. The sizes that a zip declares are not trusted: entries must be stored
+    uncompressed, none is read past the bytes it is meant to hold, and all storages together
+    may not exceed the file's real size."""
+    file_bytes = path.stat().st_size
     with zipfile.ZipFile(path) as archive:
+        check_stored(archive, path)
         pkl = [n for n in archive.namelist() if n.endswith("data.pkl")]
         if not pkl:
             raise ValueError(f"{path} is a zip file without data.pkl: not a torch.save file")
         root = pkl[0][: -len("data.pkl")]
 
         def read_entry(key: str, nbytes: int) -> bytes:
-            raw = archive.read(f"{root}data/{key}")
+            raw = _read_at_most(archive, f"{root}data/{key}", nbytes)
             if len(raw) < nbytes:
                 raise pickle.UnpicklingError(f"{path}: storage {key} is truncated")
             return raw
 
-        total = sum(info.file_size for info in archive.infolist())
-        pool = StoragePool(budget_bytes=total, read_zip_entry=read_entry)
-        with archive.open(pkl[0]) as f:
-            return RestrictedUnpickler(io.BytesIO(f.read()), pool).load()
+        pool = StoragePool(budget_bytes=file_bytes, read_zip_entry=read_entry)
+        data = _read_at_most(archive, pkl[0], file_bytes + 1)
+        if len(data) > file_bytes:
+            raise pickle.UnpicklingError(f"{path}: data.pkl unpacks to more than the whole file")
+        return RestrictedUnpickler(io.BytesIO(data), pool).load()
+
+
+def _read_at_most(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of entry ``name``, however large it claims or unpacks to be."""
+    with archive.open(name) as f:
+        return f.read(limit)
 
 
 def _read_legacy(path: Path) -> Any:
@@ -199,12 +221,23 @@ def _read_legacy(path: Path) -> Any:
 
 
 def named_records(obj: Any, prefix: str = "") -> Iterator[tuple[str, PickledObject]]:
-    """Every pickled ``nn.Module`` record in a tree, with its dotted name ('' for the root)."""
-    if not isinstance(obj, PickledObject):
-        return
-    yield prefix, obj
-    for name, child in (getattr(obj, "_modules", None) or {}).items():
-        yield from named_records(child, f"{prefix}{name}.")
+    """Every pickled ``nn.Module`` record in a tree, with its dotted name ('' for the root).
+
+    Each record is visited once: a pickle can make a module its own child, or share children
+    down many levels so that a naive walk would take forever.
+    """
+    seen: set[int] = set()
+    stack = [(prefix, obj)]
+    while stack:
+        name, record = stack.pop()
+        if not isinstance(record, PickledObject) or id(record) in seen:
+            continue
+        seen.add(id(record))
+        yield name, record
+        children = getattr(record, "_modules", None) or {}
+        if not isinstance(children, dict):
+            raise ValueError(f"{record!r} at {name or 'the root'} has _modules of {children!r}")
+        stack += [(f"{name}{key}.", child) for key, child in reversed(children.items())]
 
 
 def module_state(obj: Any) -> dict[str, torch.Tensor]:
