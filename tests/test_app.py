@@ -135,7 +135,7 @@ def test_the_app_refuses_a_bad_colorizer_with_one_line_and_exit_2(tmp_path):
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2
-    errors = [line for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("revive.app: error:")]
     assert len(errors) == 1 and "missing.pth" in errors[0] and "not found" in errors[0]
     assert "Traceback" not in done.stderr
 

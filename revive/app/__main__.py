@@ -13,7 +13,6 @@ import logging
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import hydra
 from omegaconf import DictConfig
 
 from revive.config import config_dir, register_resolvers
+from revive.errors import UserError, one_line, user_errors
 
 register_resolvers()
 log = logging.getLogger("app")
@@ -86,16 +86,15 @@ def serve(cfg: DictConfig, root: Path) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="app")
 def main(cfg: DictConfig) -> None:
-    from revive.restore import SetupError
-
     # SIGTERM (systemd, docker, `timeout`) stops the server like Ctrl+C, so the folder goes too.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     root = Path(tempfile.mkdtemp(prefix="revive-app-"))  # mode 0700: this user only
     try:
-        serve(cfg, root)
-    except (SetupError, ValueError, OSError) as e:  # bad checkpoint or option, port taken
-        log.error("%s", str(e).splitlines()[0] if str(e) else type(e).__name__)
-        sys.exit(2)
+        with user_errors("revive.app"):
+            try:
+                serve(cfg, root)
+            except (ValueError, OSError) as e:  # a bad checkpoint or option, the port taken
+                raise UserError(one_line(e)) from e
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
