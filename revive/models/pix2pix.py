@@ -12,7 +12,6 @@ networks to ``torch.compile``. Mixed precision comes from the Trainer (``trainer
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import lightning as L
 import torch
@@ -23,7 +22,14 @@ from revive.color import ColorSpace, get_color_space
 from revive.evaluation.metrics import ColorfulnessGap, restoration_metrics
 from revive.losses import GANLoss, gradient_penalty
 from revive.models.schedules import linear_decay
-from revive.nets import PatchDiscriminator, UnetGenerator, init_weights
+from revive.nets import init_weights
+from revive.nets.build import (
+    DEFAULT_DISCRIMINATOR,
+    DEFAULT_GENERATOR,
+    NetSpec,
+    build_net,
+    net_config,
+)
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -38,8 +44,8 @@ class Pix2Pix(L.LightningModule):
     def __init__(
         self,
         color_space: str = "lab",
-        generator: Mapping[str, Any] | None = None,
-        discriminator: Mapping[str, Any] | None = None,
+        generator: NetSpec = None,
+        discriminator: NetSpec = None,
         gan_mode: str = "vanilla",
         lambda_l1: float = 100.0,
         optimizer_g: OptimizerFactory | None = None,
@@ -50,18 +56,31 @@ class Pix2Pix(L.LightningModule):
         num_panels: int = 4,
         channels_last: bool = False,
         compile: bool = False,
+        freeze_encoder_epochs: int = 0,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["optimizer_g", "optimizer_d"])
+        self.save_hyperparameters(
+            ignore=["optimizer_g", "optimizer_d", "generator", "discriminator"]
+        )
+        # The networks' configs as plain dicts: the checkpoint alone rebuilds them.
+        self.hparams["generator"] = net_config(generator, DEFAULT_GENERATOR)
+        self.hparams["discriminator"] = net_config(discriminator, DEFAULT_DISCRIMINATOR)
         self.automatic_optimization = False
         self.space: ColorSpace = get_color_space(color_space)
-        self.generator = init_weights(
-            UnetGenerator(self.space.in_channels, self.space.out_channels, **(generator or {})),
-            init_gain,
+        self.generator = build_net(
+            self.hparams["generator"],
+            input_nc=self.space.in_channels,
+            output_nc=self.space.out_channels,
         )
+        init_weights(self.generator, init_gain, skip=getattr(self.generator, "encoder", None))
+        if freeze_encoder_epochs and not hasattr(self.generator, "encoder"):
+            raise ValueError(
+                "model.freeze_encoder_epochs needs a generator with a pretrained encoder "
+                "(model/generator=pretrained_unet)"
+            )
         d_in = self.space.in_channels + self.space.out_channels
         self.discriminator = init_weights(
-            PatchDiscriminator(d_in, **(discriminator or {})), init_gain
+            build_net(self.hparams["discriminator"], input_nc=d_in), init_gain
         )
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         for net in (self.generator, self.discriminator):
@@ -154,6 +173,12 @@ class Pix2Pix(L.LightningModule):
                     f"{self.global_step} (G={loss_g.item()}, D={loss_d.item()}). Lower the learning "
                     "rates, check the data, or train in fp32 (trainer.precision=32)."
                 )
+
+    def on_train_epoch_start(self) -> None:
+        # DeOldify's recipe: the decoder learns on the frozen pretrained encoder first.
+        if self.hparams.freeze_encoder_epochs:
+            trainable = self.current_epoch >= self.hparams.freeze_encoder_epochs
+            self.generator.encoder.requires_grad_(trainable)
 
     def on_train_epoch_end(self) -> None:
         for scheduler in self.lr_schedulers():
