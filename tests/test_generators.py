@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 
+import lightning as L
 import pytest
 import timm
 import torch
 import torchvision
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from torch import nn
 from torch.nn.utils import parametrize
@@ -233,3 +235,48 @@ def test_old_checkpoints_without_a_target_are_unets():
         "_target_": "revive.nets.unet.UnetGenerator",
         "ngf": 8,
     }
+
+
+class WeightsAtEpochEnd(L.Callback):
+    """The encoder's and the decoder's weights after each training epoch."""
+
+    def __init__(self) -> None:
+        self.encoder: list[torch.Tensor] = []
+        self.decoder: list[torch.Tensor] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        unet = pl_module.generator.unet
+        self.encoder.append(unet.encoder.conv1.weight.detach().clone())
+        self.decoder.append(unet.segmentation_head[0].weight.detach().clone())
+
+
+@pytest.mark.slow
+def test_freeze_encoder_epochs_trains_the_decoder_first(make_cfg, tmp_path):
+    root = image_folder(tmp_path / "photos", n_train=2, n_val=1)
+    overrides = [*generator_overrides("pretrained_unet"), "model.freeze_encoder_epochs=1"]
+    cfg = make_cfg("train", [*overrides, "data=folder", f"data.root={root}", *QUICK])
+    model, data = instantiate(cfg.model), instantiate(cfg.data)
+    start = model.generator.encoder.conv1.weight.detach().clone()
+    seen = WeightsAtEpochEnd()
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=2,
+        limit_train_batches=1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        callbacks=[seen],
+    )
+    trainer.fit(model, data)
+    assert torch.equal(seen.encoder[0], start)  # epoch 0: encoder frozen
+    assert not torch.equal(seen.encoder[1], start)  # epoch 1: it learns too
+    assert not torch.equal(seen.decoder[0], seen.decoder[1])
+
+
+def test_freeze_needs_a_pretrained_encoder(make_cfg):
+    cfg = make_cfg(
+        "train", [*TINY_D, *TINY_GENERATORS["unet_256"], "model.freeze_encoder_epochs=1"]
+    )
+    with pytest.raises(InstantiationException, match="needs a generator with a pretrained encoder"):
+        instantiate(cfg.model)
