@@ -171,10 +171,11 @@ def test_missing_encoder_weights_say_how_to_get_them(tmp_path):
         PretrainedUnet(1, 2, encoder_weights=str(tmp_path / "nope.pth"))
 
 
-def test_random_encoder_weights_are_logged(caplog):
+def test_random_encoder_weights_are_logged(make_cfg, caplog):
+    cfg = make_cfg("train", generator_overrides("pretrained_unet"))
     with caplog.at_level("INFO"):
-        PretrainedUnet(1, 2, encoder="resnet18", decoder_channels=(16, 16, 16, 8, 8))
-    assert "random weights (encoder_weights=null)" in caplog.text
+        instantiate(cfg.model)
+    assert "encoder resnet18 has random weights (encoder_weights=null)" in caplog.text
 
 
 # -- through Hydra: every generator x color space, and checkpoints that rebuild it ---------------

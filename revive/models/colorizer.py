@@ -6,13 +6,30 @@ A subclass builds ``self.generator`` (gray input -> color output in [-1, 1]) and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from typing import Any
 
 import lightning as L
 import torch
 
 from revive.color import ColorSpace, get_color_space
 from revive.evaluation.metrics import ColorfulnessGap, restoration_metrics
+from revive.nets.build import build_net
+
+log = logging.getLogger(__name__)
+
+
+def build_generator(cfg: Mapping[str, Any], **channels: int) -> torch.nn.Module:
+    """``build_net``, saying in the log when a pretrained encoder starts from random weights
+    (loaders rebuild with ``encoder_weights=None`` too, but fill in the stored weights)."""
+    if "encoder_weights" in cfg and cfg["encoder_weights"] is None:
+        log.info(
+            "generator encoder %s has random weights (encoder_weights=null); nothing is "
+            "downloaded: set model.generator.encoder_weights=PATH for ImageNet weights",
+            cfg.get("encoder"),
+        )
+    return build_net(cfg, **channels)
 
 
 class ColorizerModule(L.LightningModule):

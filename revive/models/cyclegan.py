@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
 from revive.losses import GANLoss
-from revive.models.colorizer import ColorizerModule
+from revive.models.colorizer import ColorizerModule, build_generator
 from revive.models.image_pool import ImagePool
 from revive.models.schedules import linear_decay
 from revive.nets import init_weights
@@ -70,8 +70,8 @@ class CycleGAN(ColorizerModule):
         self.automatic_optimization = False
         gray, color = self.space.in_channels, self.color_channels
         g_cfg, d_cfg = self.hparams["generator"], self.hparams["discriminator"]
-        self.generator = build_net(g_cfg, input_nc=gray, output_nc=self.space.out_channels)
-        self.generator_b = build_net(g_cfg, input_nc=color, output_nc=gray)
+        self.generator = build_generator(g_cfg, input_nc=gray, output_nc=self.space.out_channels)
+        self.generator_b = build_generator(g_cfg, input_nc=color, output_nc=gray)
         self.discriminator_b = build_net(d_cfg, input_nc=color)
         self.discriminator_a = build_net(d_cfg, input_nc=gray)
         for net in (self.generator, self.generator_b, self.discriminator_a, self.discriminator_b):

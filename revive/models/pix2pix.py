@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
 from revive.losses import GANLoss, gradient_penalty
-from revive.models.colorizer import ColorizerModule
+from revive.models.colorizer import ColorizerModule, build_generator
 from revive.models.schedules import linear_decay
 from revive.nets import init_weights
 from revive.nets.build import (
@@ -64,7 +64,7 @@ class Pix2Pix(ColorizerModule):
         self.hparams["generator"] = net_config(generator, DEFAULT_GENERATOR)
         self.hparams["discriminator"] = net_config(discriminator, DEFAULT_DISCRIMINATOR)
         self.automatic_optimization = False
-        self.generator = build_net(
+        self.generator = build_generator(
             self.hparams["generator"],
             input_nc=self.space.in_channels,
             output_nc=self.space.out_channels,
