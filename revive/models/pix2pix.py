@@ -37,7 +37,8 @@ def _default_adam(params) -> torch.optim.Optimizer:
 
 
 class Pix2Pix(ColorizerModule):
-    """Conditional GAN colorizer: U-Net generator, PatchGAN discriminator, GAN + lambda * L1."""
+    """Conditional GAN colorizer: GAN + lambda * L1. The networks come from their configs
+    (``model/generator``, ``model/discriminator``): by default the official U-Net and PatchGAN."""
 
     def __init__(
         self,
