@@ -156,14 +156,10 @@ def test_convnext_encoder_loads_timm_weights_and_sums_its_stem_for_gray(tmp_path
     source = timm.create_model("convnext_tiny", pretrained=False).eval()
     path = tmp_path / "convnext_tiny.pth"
     torch.save(source.state_dict(), path)
-    rgb = PretrainedUnet(3, 2, encoder="convnext_tiny", encoder_weights=str(path)).eval()
     gray = PretrainedUnet(1, 2, encoder="convnext_tiny", encoder_weights=str(path)).eval()
     x = torch.rand(1, 1, 64, 64) * 2 - 1
-    with torch.no_grad():
-        assert_fp32_close(
-            rgb.encoder(x.repeat(1, 3, 1, 1))[-1], source.forward_features(x.repeat(1, 3, 1, 1))
-        )
-        assert_fp32_close(gray.encoder(x)[-1], rgb.encoder(x.repeat(1, 3, 1, 1))[-1])
+    with torch.no_grad():  # the timm source on the gray image repeated over R, G and B
+        assert_fp32_close(gray.encoder(x)[-1], source.forward_features(x.repeat(1, 3, 1, 1)))
 
 
 def test_missing_encoder_weights_say_how_to_get_them(tmp_path):
