@@ -78,3 +78,13 @@ def test_the_critic_has_layer_norm_by_default(make_cfg):
     model = instantiate(make_cfg("train", ["model=pix2pix_wgangp", *TINY_PIX2PIX]).model)
     kinds = {type(m).__name__ for m in model.discriminator.modules()}
     assert "GroupNorm" in kinds and "BatchNorm2d" not in kinds
+
+
+def test_the_critic_cycle_survives_a_checkpoint(make_cfg):
+    cfg = make_cfg("train", ["model=pix2pix_wgangp", *TINY_PIX2PIX])
+    model, resumed = instantiate(cfg.model), instantiate(cfg.model)
+    model.critic_steps = 13
+    checkpoint: dict = {}
+    model.on_save_checkpoint(checkpoint)
+    resumed.on_load_checkpoint(checkpoint)
+    assert resumed.critic_steps == 13

@@ -71,3 +71,10 @@ class Pix2PixWGANGP(Pix2Pix):
             logs |= {"train/g_gan": loss_gan.detach(), "train/g_l1": loss_l1.detach()}
         self.log_dict(logs)
         self.last_losses = (loss_g.detach(), loss_d.detach())
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # a resumed run keeps its place in the n_critic cycle
+        checkpoint["critic_steps"] = self.critic_steps
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.critic_steps = int(checkpoint.get("critic_steps", 0))
