@@ -6,10 +6,12 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
+import torchvision
 from hydra.utils import get_class
 
 from revive.config import config_dir
-from revive.data.fakes import fake_photos, make_art, make_celeba, make_colorization
+from revive.data.fakes import fake_photos, make_art, make_celeba, make_colorization, make_family
 from revive.io import save_image
 from revive.training.run import train
 from tests.tiny_runs import QUICK, TINY_DNCNN, TINY_PIX2PIX, gray_folder
@@ -40,7 +42,29 @@ def data_dir(tmp_path_factory) -> Path:
     gray_folder(root / "BSD68", n=1, seed=10)
     color_folder(root / "CBSD432", n=2)
     color_folder(root / "CBSD68", n=1, seed=11)
+    make_family(root / "family")
+    color_folder(root / "landscapes", n=3, seed=12)
+    (root / "weights").mkdir()  # a stand-in for the ImageNet ResNet-34 (random weights)
+    torch.save(
+        torchvision.models.resnet34(weights=None).state_dict(), root / "weights/resnet34.pth"
+    )
     return root
+
+
+def tiny_overrides(cfg) -> list[str]:
+    """Tiny networks for the experiment's model and generator."""
+    if "generator" not in cfg.model:  # a denoiser
+        return TINY_DNCNN
+    model = get_class(cfg.model._target_).__name__
+    generator = cfg.model.generator._target_.rsplit(".", 1)[1]
+    if generator == "PretrainedUnet":  # keeps the experiment's encoder, so its weights fit
+        nets = ["model.generator.decoder_channels=[16,16,16,8,8]", "model.discriminator.ndf=8"]
+        return [*nets, "data.load_size=72", "data.crop_size=64"]
+    if generator == "ResnetGenerator":
+        nets = ["model.generator.ngf=4", "model.generator.n_blocks=2", "model.discriminator.ndf=4"]
+        size = ["data.a_load_size=72"] if model == "CycleGAN" else []
+        return [*nets, *size, "data.load_size=72", "data.crop_size=64"]
+    return TINY_PIX2PIX
 
 
 def test_the_seeds_runs_all_have_a_config():
@@ -51,9 +75,11 @@ def test_the_seeds_runs_all_have_a_config():
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_trains_one_batch(experiment, make_cfg, data_dir):
     base = [f"experiment={experiment}", f"paths.data_dir={data_dir}"]
-    model = get_class(make_cfg("train", base).model._target_).__name__
-    tiny = TINY_PIX2PIX if model == "Pix2Pix" else TINY_DNCNN
-    cfg = make_cfg("train", [*base, *tiny, *QUICK, "+trainer.fast_dev_run=true"])
+    composed = make_cfg("train", base)
+    model = get_class(composed.model._target_).__name__
+    cfg = make_cfg(
+        "train", [*base, *tiny_overrides(composed), *QUICK, "+trainer.fast_dev_run=true"]
+    )
     if experiment in SEED_RUNS:
         assert cfg.name == experiment  # its own run folder and wandb group
     if model == "Pix2Pix" and experiment in SEED_RUNS:

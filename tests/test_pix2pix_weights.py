@@ -50,6 +50,7 @@ def test_architecture_is_inferred_from_keys(tmp_path):
     path, _ = official_generator_file(tmp_path, 1, 3, num_downs=7, ngf=16)
     state = torch.load(path, weights_only=True)
     assert unet_config_from_state(state) == {
+        "_target_": "revive.nets.unet.UnetGenerator",
         "input_nc": 1,
         "output_nc": 3,
         "ngf": 16,

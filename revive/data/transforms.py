@@ -46,8 +46,8 @@ def eval_transform(crop_size: int = 256) -> A.Compose:
 
 
 def _transforms(dataset: Dataset) -> Iterator[A.Compose]:
-    """The albumentations pipelines a dataset (or a concat/subset of datasets) applies."""
-    if isinstance(dataset, ConcatDataset):
+    """The albumentations pipelines a dataset (or a concat/subset/pair of datasets) applies."""
+    if isinstance(dataset, ConcatDataset) or isinstance(getattr(dataset, "datasets", None), list):
         for part in dataset.datasets:
             yield from _transforms(part)
     elif isinstance(dataset, Subset):

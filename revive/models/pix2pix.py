@@ -12,18 +12,22 @@ networks to ``torch.compile``. Mixed precision comes from the Trainer (``trainer
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
-from revive.color import ColorSpace, get_color_space
-from revive.evaluation.metrics import ColorfulnessGap, restoration_metrics
 from revive.losses import GANLoss, gradient_penalty
+from revive.models.colorizer import ColorizerModule, build_generator
 from revive.models.schedules import linear_decay
-from revive.nets import PatchDiscriminator, UnetGenerator, init_weights
+from revive.nets import init_weights
+from revive.nets.build import (
+    DEFAULT_DISCRIMINATOR,
+    DEFAULT_GENERATOR,
+    NetSpec,
+    build_net,
+    net_config,
+)
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -32,14 +36,15 @@ def _default_adam(params) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
 
 
-class Pix2Pix(L.LightningModule):
-    """Conditional GAN colorizer: U-Net generator, PatchGAN discriminator, GAN + lambda * L1."""
+class Pix2Pix(ColorizerModule):
+    """Conditional GAN colorizer: GAN + lambda * L1. The networks come from their configs
+    (``model/generator``, ``model/discriminator``): by default the official U-Net and PatchGAN."""
 
     def __init__(
         self,
         color_space: str = "lab",
-        generator: Mapping[str, Any] | None = None,
-        discriminator: Mapping[str, Any] | None = None,
+        generator: NetSpec = None,
+        discriminator: NetSpec = None,
         gan_mode: str = "vanilla",
         lambda_l1: float = 100.0,
         optimizer_g: OptimizerFactory | None = None,
@@ -50,18 +55,30 @@ class Pix2Pix(L.LightningModule):
         num_panels: int = 4,
         channels_last: bool = False,
         compile: bool = False,
+        freeze_encoder_epochs: int = 0,
     ) -> None:
-        super().__init__()
-        self.save_hyperparameters(ignore=["optimizer_g", "optimizer_d"])
-        self.automatic_optimization = False
-        self.space: ColorSpace = get_color_space(color_space)
-        self.generator = init_weights(
-            UnetGenerator(self.space.in_channels, self.space.out_channels, **(generator or {})),
-            init_gain,
+        super().__init__(color_space, num_panels)
+        self.save_hyperparameters(
+            ignore=["optimizer_g", "optimizer_d", "generator", "discriminator"]
         )
+        # The networks' configs as plain dicts: the checkpoint alone rebuilds them.
+        self.hparams["generator"] = net_config(generator, DEFAULT_GENERATOR)
+        self.hparams["discriminator"] = net_config(discriminator, DEFAULT_DISCRIMINATOR)
+        self.automatic_optimization = False
+        self.generator = build_generator(
+            self.hparams["generator"],
+            input_nc=self.space.in_channels,
+            output_nc=self.space.out_channels,
+        )
+        init_weights(self.generator, init_gain, skip=getattr(self.generator, "encoder", None))
+        if freeze_encoder_epochs and not hasattr(self.generator, "encoder"):
+            raise ValueError(
+                "model.freeze_encoder_epochs needs a generator with a pretrained encoder "
+                "(model/generator=pretrained_unet)"
+            )
         d_in = self.space.in_channels + self.space.out_channels
         self.discriminator = init_weights(
-            PatchDiscriminator(d_in, **(discriminator or {})), init_gain
+            build_net(self.hparams["discriminator"], input_nc=d_in), init_gain
         )
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         for net in (self.generator, self.discriminator):
@@ -72,28 +89,6 @@ class Pix2Pix(L.LightningModule):
         self.lambda_l1 = lambda_l1
         self.optimizer_g = optimizer_g or _default_adam
         self.optimizer_d = optimizer_d or _default_adam
-        self.val_metrics = restoration_metrics("val/")
-        self.val_color = ColorfulnessGap()
-        self.test_metrics = restoration_metrics("test/")
-        self.test_color = ColorfulnessGap()
-        self.panel: dict[str, torch.Tensor] = {}
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Network input in [-1,1] -> colour output in [-1,1] (ab/110 or RGB)."""
-        return self.generator(x)
-
-    def split(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(input, target) of a batch in the networks' memory format.
-
-        The color conversion runs in fp32 even under autocast: in bf16 it would round the
-        inputs and targets themselves (L and ab to ~3 significant digits).
-        """
-        device = next(iter(batch.values())).device
-        with torch.autocast(device_type=device.type, enabled=False):
-            x, y = self.space.split(batch)
-        return x.contiguous(memory_format=self.memory_format), y.contiguous(
-            memory_format=self.memory_format
-        )
 
     # -- training -------------------------------------------------------------------------------
     def discriminator_loss(self, x, y, fake) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -144,16 +139,11 @@ class Pix2Pix(L.LightningModule):
         )
         self.last_losses = (loss_g.detach(), loss_d.detach())
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
-        # A finiteness check forces a host sync, so it runs only at the logging cadence.
-        if batch_idx % max(1, self.trainer.log_every_n_steps) == 0:
-            loss_g, loss_d = self.last_losses
-            if not (torch.isfinite(loss_g) and torch.isfinite(loss_d)):
-                raise FloatingPointError(
-                    f"Pix2Pix loss is not finite at epoch {self.current_epoch}, step "
-                    f"{self.global_step} (G={loss_g.item()}, D={loss_d.item()}). Lower the learning "
-                    "rates, check the data, or train in fp32 (trainer.precision=32)."
-                )
+    def on_train_epoch_start(self) -> None:
+        # DeOldify's recipe: the decoder learns on the frozen pretrained encoder first.
+        if self.hparams.freeze_encoder_epochs:
+            trainable = self.current_epoch >= self.hparams.freeze_encoder_epochs
+            self.generator.encoder.requires_grad_(trainable)
 
     def on_train_epoch_end(self) -> None:
         for scheduler in self.lr_schedulers():
@@ -164,48 +154,3 @@ class Pix2Pix(L.LightningModule):
         opt_d = self.optimizer_d(self.discriminator.parameters())
         decay = linear_decay(self.hparams.n_epochs, self.hparams.n_epochs_decay)
         return [opt_g, opt_d], [LambdaLR(opt_g, decay), LambdaLR(opt_d, decay)]
-
-    # -- evaluation -----------------------------------------------------------------------------
-    def _evaluate(self, batch, metrics, color, stage: str) -> None:
-        x, y = self.split(batch)
-        fake = self.generator(x)
-        # Score in fp32 outside autocast: under bf16 the SSIM's Gaussian convolutions and the
-        # LAB->RGB conversion lose precision (SSIM near 1 drops by several hundredths).
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            pred_rgb, true_rgb = self.space.to_rgb(x, fake.float()), self.space.to_rgb(x, y)
-            metrics.update(pred_rgb, true_rgb)
-            color.update(pred_rgb, true_rgb)
-        self.log_dict(metrics, on_epoch=True, batch_size=x.shape[0])
-        if stage == "val":
-            self._collect_panel(x, pred_rgb, true_rgb)
-
-    def _collect_panel(self, x, pred_rgb, true_rgb) -> None:
-        """Keep the first ``num_panels`` validation images (gray | prediction | truth)."""
-        have = self.panel.get("pred", pred_rgb[:0]).shape[0]
-        need = self.hparams.num_panels - have
-        if need <= 0:
-            return
-        rows = {"gray": self.space.gray_rgb(x), "pred": pred_rgb, "truth": true_rgb}
-        for key, value in rows.items():
-            value = value[:need].detach().float().cpu()
-            self.panel[key] = torch.cat([self.panel[key], value]) if key in self.panel else value
-
-    def on_validation_epoch_start(self) -> None:
-        self.panel = {}
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._evaluate(batch, self.val_metrics, self.val_color, "val")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_color(self.val_color, "val/")
-
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._evaluate(batch, self.test_metrics, self.test_color, "test")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_color(self.test_color, "test/")
-
-    def _log_color(self, metric: ColorfulnessGap, prefix: str) -> None:
-        values = metric.compute()
-        self.log_dict({prefix + k: v for k, v in values.items()}, sync_dist=False)
-        metric.reset()

@@ -20,8 +20,7 @@ from safetensors.torch import save_file
 
 from revive.errors import UserError, user_errors
 from revive.io import atomic_path
-from revive.nets import UnetGenerator
-from revive.weights.pix2pix import EXPORT_FORMAT, load_colorizer
+from revive.weights.pix2pix import EXPORT_FORMAT, build_colorizer, load_colorizer, read_colorizer
 
 
 def export_colorizer(
@@ -31,28 +30,13 @@ def export_colorizer(
     dest = Path(dest)
     if dest.exists() and not overwrite:
         raise UserError(f"{dest} exists; pass --overwrite to replace it")
-    net, space = load_colorizer(ckpt)
-    arch = {
-        "input_nc": net.input_nc,
-        "output_nc": net.output_nc,
-        "num_downs": net.num_downs,
-        "ngf": net.model.model[0].out_channels,
-        "norm": _norm_of(net),
-    }
-    state = {k: v.contiguous() for k, v in net.state_dict().items()}
-    metadata = {"format": EXPORT_FORMAT, "color_space": space.name, "generator": json.dumps(arch)}
+    cfg, state, space = read_colorizer(ckpt)
+    build_colorizer(cfg, state, ckpt)  # refuse weights that do not fit their architecture
+    state = {k: v.contiguous() for k, v in state.items()}
+    metadata = {"format": EXPORT_FORMAT, "color_space": space.name, "generator": json.dumps(cfg)}
     with atomic_path(dest) as tmp:
         save_file(state, str(tmp), metadata=metadata)
     return dest
-
-
-def _norm_of(net: UnetGenerator) -> str:
-    import torch.nn as nn
-
-    kinds = {type(m) for m in net.modules()}
-    return (
-        "batch" if nn.BatchNorm2d in kinds else "instance" if nn.InstanceNorm2d in kinds else "none"
-    )
 
 
 def export_onnx(ckpt: str | os.PathLike, dest: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -80,7 +64,9 @@ EXPORTERS = {".safetensors": export_colorizer, ".onnx": export_onnx}
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("ckpt", help="checkpoint from train.py, an official *_net_G.pth, or DnCNN")
+    parser.add_argument(
+        "ckpt", help="checkpoint from train.py, an official *_net_G.pth / *_net_G_A.pth, or DnCNN"
+    )
     parser.add_argument("dest", help="output file: .safetensors (colorizers) or .onnx (any)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of bad input")

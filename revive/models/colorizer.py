@@ -1,0 +1,123 @@
+"""What every colorizer LightningModule shares: the color space, the network input and target of
+a batch, the validation and test scores, the panels, and the stop on a non-finite loss.
+
+A subclass builds ``self.generator`` (gray input -> color output in [-1, 1]) and trains it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+
+from revive.color import ColorSpace, get_color_space
+from revive.evaluation.metrics import ColorfulnessGap, restoration_metrics
+from revive.nets.build import build_net
+
+log = logging.getLogger(__name__)
+
+
+def build_generator(cfg: Mapping[str, Any], **channels: int) -> torch.nn.Module:
+    """``build_net``, saying in the log when a pretrained encoder starts from random weights
+    (loaders rebuild with ``encoder_weights=None`` too, but fill in the stored weights)."""
+    if "encoder_weights" in cfg and cfg["encoder_weights"] is None:
+        log.info(
+            "generator encoder %s has random weights (encoder_weights=null); nothing is "
+            "downloaded: set model.generator.encoder_weights=PATH for ImageNet weights",
+            cfg.get("encoder"),
+        )
+    return build_net(cfg, **channels)
+
+
+class ColorizerModule(L.LightningModule):
+    """Evaluation and panels of a colorizer whose generator is ``self.generator``."""
+
+    generator: torch.nn.Module
+    last_losses: tuple[torch.Tensor, torch.Tensor]
+
+    def __init__(self, color_space: str = "lab", num_panels: int = 4) -> None:
+        super().__init__()
+        self.space: ColorSpace = get_color_space(color_space)
+        self.num_panels = num_panels
+        self.memory_format = torch.contiguous_format
+        self.val_metrics = restoration_metrics("val/")
+        self.val_color = ColorfulnessGap()
+        self.test_metrics = restoration_metrics("test/")
+        self.test_color = ColorfulnessGap()
+        self.panel: dict[str, torch.Tensor] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Network input in [-1,1] -> colour output in [-1,1] (ab/110 or RGB)."""
+        return self.generator(x)
+
+    def split(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input, target) of a batch in the networks' memory format.
+
+        The color conversion runs in fp32 even under autocast: in bf16 it would round the
+        inputs and targets themselves (L and ab to ~3 significant digits).
+        """
+        device = next(iter(batch.values())).device
+        with torch.autocast(device_type=device.type, enabled=False):
+            x, y = self.space.split(batch)
+        return x.contiguous(memory_format=self.memory_format), y.contiguous(
+            memory_format=self.memory_format
+        )
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        # A finiteness check forces a host sync, so it runs only at the logging cadence.
+        if batch_idx % max(1, self.trainer.log_every_n_steps) == 0:
+            loss_g, loss_d = self.last_losses
+            if not (torch.isfinite(loss_g) and torch.isfinite(loss_d)):
+                raise FloatingPointError(
+                    f"{type(self).__name__} loss is not finite at epoch {self.current_epoch}, step "
+                    f"{self.global_step} (G={loss_g.item()}, D={loss_d.item()}). Lower the learning "
+                    "rates, check the data, or train in fp32 (trainer.precision=32)."
+                )
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def _evaluate(self, batch, metrics, color, stage: str) -> None:
+        x, y = self.split(batch)
+        fake = self.generator(x)
+        # Score in fp32 outside autocast: under bf16 the SSIM's Gaussian convolutions and the
+        # LAB->RGB conversion lose precision (SSIM near 1 drops by several hundredths).
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            pred_rgb, true_rgb = self.space.to_rgb(x, fake.float()), self.space.to_rgb(x, y)
+            metrics.update(pred_rgb, true_rgb)
+            color.update(pred_rgb, true_rgb)
+        self.log_dict(metrics, on_epoch=True, batch_size=x.shape[0])
+        if stage == "val":
+            self._collect_panel(x, pred_rgb, true_rgb)
+
+    def _collect_panel(self, x, pred_rgb, true_rgb) -> None:
+        """Keep the first ``num_panels`` validation images (gray | prediction | truth)."""
+        have = self.panel.get("pred", pred_rgb[:0]).shape[0]
+        need = self.num_panels - have
+        if need <= 0:
+            return
+        rows = {"gray": self.space.gray_rgb(x), "pred": pred_rgb, "truth": true_rgb}
+        for key, value in rows.items():
+            value = value[:need].detach().float().cpu()
+            self.panel[key] = torch.cat([self.panel[key], value]) if key in self.panel else value
+
+    def on_validation_epoch_start(self) -> None:
+        self.panel = {}
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, self.val_metrics, self.val_color, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_color(self.val_color, "val/")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, self.test_metrics, self.test_color, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_color(self.test_color, "test/")
+
+    def _log_color(self, metric: ColorfulnessGap, prefix: str) -> None:
+        values = metric.compute()
+        self.log_dict({prefix + k: v for k, v in values.items()}, sync_dist=False)
+        metric.reset()
