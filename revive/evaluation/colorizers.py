@@ -1,0 +1,170 @@
+"""Scoring colorizers on a folder of photos, against the gray baseline.
+
+Each photo goes through :class:`revive.restore.Restorer`, the code ``predict.py`` runs: its
+luminance at full resolution, the colorizer on the render canvas, the chroma merged back at full
+size. The output is scored at the photo's own size, in 8-bit sRGB, against the photo itself.
+
+The **gray baseline** is the honest floor of colorization: the same luminance merged with zero
+chroma (L* kept, a* = b* = 0), through the same merge. A colorizer earns its place only by beating
+it, or by adding plausible color at a small cost in PSNR. Both are scored in the same pass.
+
+A photo with no color of its own (a gray scan, a 16-bit gray TIFF) has no truth: only the
+colorfulness of the output is reported for it, with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from revive.data.denoise import image_folder
+from revive.evaluation.metrics import (
+    colorfulness_8bit,
+    mean_deltae2000_8bit,
+    psnr_8bit,
+    ssim_8bit,
+)
+from revive.io import GRAY_MODES, ImageReadError, image_luminance, open_image, to_rgb
+from revive.restore.restorer import Restorer
+
+log = logging.getLogger(__name__)
+
+# Below this Hasler–Süsstrunk colorfulness (0-255 scale) a color file is a gray picture: JPEG
+# chroma noise on a gray photo stays under 1, while Hasler & Süsstrunk's least colorful class of
+# real photos ("not colorful") starts at 0 and "slightly colorful" at 15.
+GRAY_COLORFULNESS = 2.0
+# A toned print (sepia, cyanotype) has color of one hue only, so it is no truth for colors.
+# Measured hue concentration (below): scikit-image's photos toned sepia or blue score
+# 0.9993-0.9999 as PNG and 0.992-0.998 as JPEG q75; untoned photos of warm scenes score 0.983
+# (coffee), 0.984 (chelsea), 0.877 (astronaut); a fundus photo (retina, one hue) 0.997.
+TONED_HUE_CONCENTRATION = 0.99
+# Modes that hold no color at all, whatever the pixels.
+NO_COLOR_MODES = (*GRAY_MODES, "LA", "1")
+REFERENCE_METRICS = ("psnr", "ssim", "deltae2000")
+SHEET_SIDE = 192  # long side of each cell of the contact sheet
+
+
+@dataclass
+class SheetRow:
+    """One photo of the contact sheet: gray baseline | revived | truth (None without truth)."""
+
+    name: str
+    gray: np.ndarray
+    revived: np.ndarray
+    truth: np.ndarray | None
+
+
+def truth_of(img: Image.Image) -> tuple[np.ndarray | None, str]:
+    """The photo's own colors as uint8 RGB, or None and why it holds no truth."""
+    if img.mode in NO_COLOR_MODES:
+        return None, f"gray file (mode {img.mode})"
+    rgb = to_rgb(img)
+    cf = colorfulness_8bit(rgb)
+    if cf < GRAY_COLORFULNESS:
+        return None, f"gray picture (colorfulness {cf:.2f} < {GRAY_COLORFULNESS})"
+    concentration = hue_concentration(rgb)
+    if concentration > TONED_HUE_CONCENTRATION:
+        return None, f"toned print of one hue (hue concentration {concentration:.3f})"
+    return rgb, ""
+
+
+def hue_concentration(rgb: np.ndarray) -> float:
+    """How much of the chroma points one way: |sum of a*b* vectors| / sum of their lengths.
+
+    1.0 when every colored pixel has the same hue (a sepia print), near 0 for many hues.
+    """
+    import kornia.color as kc
+
+    tensor = torch.from_numpy(np.array(rgb, np.float32)).permute(2, 0, 1) / 255.0
+    ab = kc.rgb_to_lab(tensor)[1:].flatten(1).double()
+    total = ab.norm(dim=0).sum()
+    return float(ab.sum(1).norm() / total) if total > 0 else 0.0
+
+
+def score(output: np.ndarray, truth: np.ndarray | None, truth_cf: float) -> dict[str, float]:
+    """The metrics of one uint8 RGB output; reference metrics are NaN without a truth."""
+    cf = colorfulness_8bit(output)
+    if truth is None:
+        return {**dict.fromkeys(REFERENCE_METRICS, math.nan), "colorfulness": cf}
+    return {
+        "psnr": psnr_8bit(output, truth),
+        "ssim": ssim_8bit(output, truth),
+        "deltae2000": mean_deltae2000_8bit(output, truth),
+        "colorfulness": cf,
+        "delta_cf": cf - truth_cf,
+    }
+
+
+def gray_baseline(restorer: Restorer, gray: torch.Tensor) -> np.ndarray:
+    """L* kept, chroma zero: the restorer's own merge fed an all-zero chroma canvas."""
+    box = restorer.canvas(*gray.shape)
+    return restorer.merge(gray, torch.zeros(2, box.side, box.side), box)
+
+
+def thumbnail(image: np.ndarray, side: int = SHEET_SIDE) -> np.ndarray:
+    """``image`` shrunk (never enlarged) so that its long side is at most ``side``."""
+    height, width = image.shape[:2]
+    scale = min(1.0, side / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if size == (width, height):
+        return image
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+
+def evaluate_colorizer(
+    restorer: Restorer,
+    test_dir: str | Path,
+    sheet_count: int = 0,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, list[SheetRow]]:
+    """Per-photo metrics of the colorizer (``psnr`` ...) and of the gray baseline (``gray_psnr``
+    ...) on every image under ``test_dir``, and the first ``sheet_count`` photos as sheet rows.
+
+    Unreadable files are skipped with a warning that names them.
+    """
+    root = Path(test_dir).expanduser()
+    paths = image_folder(root, "data.test_dir")
+    rows, sheet = [], []
+    for path in tqdm(paths, desc=f"colorizing {root.name}", unit="photo", disable=not progress):
+        try:
+            img = open_image(path)
+            truth, note = truth_of(img)
+            gray = torch.from_numpy(image_luminance(img))
+        except (ImageReadError, OSError, ValueError) as e:
+            log.warning("skipped %s: %s", path, e)
+            continue
+        revived = restorer.restore(gray)
+        baseline = gray_baseline(restorer, gray)
+        truth_cf = math.nan if truth is None else colorfulness_8bit(truth)
+        row = {
+            "image": str(path.relative_to(root)),
+            "width": gray.shape[1],
+            "height": gray.shape[0],
+            "truth": truth is not None,
+            "note": note,
+            **score(revived, truth, truth_cf),
+            "truth_colorfulness": truth_cf,
+        }
+        row.update({f"gray_{k}": v for k, v in score(baseline, truth, truth_cf).items()})
+        rows.append(row)
+        if len(sheet) < sheet_count:
+            shown = None if truth is None else thumbnail(truth)
+            sheet.append(SheetRow(row["image"], thumbnail(baseline), thumbnail(revived), shown))
+    if not rows:
+        raise ValueError(f"no readable image in data.test_dir={test_dir} (see the warnings)")
+    return pd.DataFrame(rows), sheet
+
+
+def contact_sheet(rows: list[SheetRow]) -> np.ndarray:
+    """gray | revived | truth, one photo per row (rows without truth have two cells)."""
+    from revive.visual import grid
+
+    return grid([[r.gray, r.revived] + ([] if r.truth is None else [r.truth]) for r in rows])
