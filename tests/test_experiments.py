@@ -9,7 +9,7 @@ import pytest
 from hydra.utils import get_class
 
 from revive.config import config_dir
-from revive.data.fakes import fake_photos, make_art, make_celeba, make_colorization
+from revive.data.fakes import fake_photos, make_art, make_celeba, make_colorization, make_study
 from revive.io import save_image
 from revive.training.run import train
 from tests.tiny_runs import QUICK, TINY_DNCNN, TINY_PIX2PIX, gray_folder
@@ -40,6 +40,7 @@ def data_dir(tmp_path_factory) -> Path:
     gray_folder(root / "BSD68", n=1, seed=10)
     color_folder(root / "CBSD432", n=2)
     color_folder(root / "CBSD68", n=1, seed=11)
+    make_study(root / "study", n=1)  # seed_study's test folders
     return root
 
 
@@ -60,3 +61,6 @@ def test_experiment_trains_one_batch(experiment, make_cfg, data_dir):
         assert cfg.color_space.name == experiment.rsplit("_", 1)[1]
     metrics = train(cfg)
     assert math.isfinite(metrics["val/psnr"]), metrics
+    for name in cfg.get("test_dirs") or {}:  # scored after training, beside the gray baseline
+        assert math.isfinite(metrics[f"{name}/test/psnr"]), metrics
+        assert math.isfinite(metrics[f"{name}/gray/psnr"]), metrics

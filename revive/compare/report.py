@@ -59,7 +59,7 @@ def compare(
         tmp.write_text(markdown(table, f"Runs under {sweep_dir}"))
     written["markdown"] = out / "comparison.md"
     plots = {
-        "test": plot_test_bars(usable, folders, out / "test_vs_gray.png") if folders else None,
+        "test": plot_test_bars(usable, out / "test_vs_gray.png"),
         "curves": plot_curves(usable, out / "curves.png"),
         "final": plot_final(usable, params, metric, out / "final_vs_params.png"),
         "samples": plot_samples(

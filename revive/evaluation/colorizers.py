@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,3 +169,32 @@ def contact_sheet(rows: list[SheetRow]) -> np.ndarray:
     from revive.visual import grid
 
     return grid([[r.gray, r.revived] + ([] if r.truth is None else [r.truth]) for r in rows])
+
+
+def score_folders(
+    restorer: Restorer, test_dirs: Mapping[str, str | Path], progress: bool = True
+) -> dict[str, float]:
+    """Averages on named test folders, as eval.py computes them: ``<name>/test/<metric>`` and
+    ``<name>/gray/<metric>`` (an empty name gives plain ``test/...`` and ``gray/...``)."""
+    from revive.evaluation.protocol import averages
+
+    out = {}
+    for name, folder in test_dirs.items():
+        table, _ = evaluate_colorizer(restorer, folder, progress=progress)
+        prefix = f"{name}/" if name else ""
+        out.update({prefix + k: v for k, v in averages(table).items()})
+    return out
+
+
+def score_checkpoint(
+    checkpoint: str | Path,
+    test_dirs: Mapping[str, str | Path],
+    device: str = "auto",
+    render_size: int = 256,
+    progress: bool = True,
+) -> dict[str, float]:
+    """:func:`score_folders` of the colorizer in ``checkpoint`` (any format predict.py reads)."""
+    from revive.restore.restorer import load_restorer
+
+    restorer = load_restorer(checkpoint, device=device, render_size=render_size)
+    return score_folders(restorer, test_dirs, progress)
