@@ -33,6 +33,7 @@ from revive.evaluation.metrics import (
     psnr_8bit,
     ssim_8bit,
 )
+from revive.evaluation.perceptual import PairMetric
 from revive.io import GRAY_MODES, ImageReadError, image_luminance, open_image, to_rgb
 from revive.restore.restorer import Restorer
 
@@ -90,17 +91,27 @@ def hue_concentration(rgb: np.ndarray) -> float:
     return float(ab.sum(1).norm() / total) if total > 0 else 0.0
 
 
-def score(output: np.ndarray, truth: np.ndarray | None, truth_cf: float) -> dict[str, float]:
-    """The metrics of one uint8 RGB output; reference metrics are NaN without a truth."""
+def score(
+    output: np.ndarray,
+    truth: np.ndarray | None,
+    truth_cf: float,
+    extra: Mapping[str, PairMetric] | None = None,
+) -> dict[str, float]:
+    """The metrics of one uint8 RGB output; reference metrics are NaN without a truth.
+
+    ``extra`` holds optional reference metrics (e.g. LPIPS, :mod:`revive.evaluation.perceptual`).
+    """
+    extra = extra or {}
     cf = colorfulness_8bit(output)
     if truth is None:
-        return {**dict.fromkeys(REFERENCE_METRICS, math.nan), "colorfulness": cf}
+        return {**dict.fromkeys([*REFERENCE_METRICS, *extra], math.nan), "colorfulness": cf}
     return {
         "psnr": psnr_8bit(output, truth),
         "ssim": ssim_8bit(output, truth),
         "deltae2000": mean_deltae2000_8bit(output, truth),
         "colorfulness": cf,
         "delta_cf": cf - truth_cf,
+        **{name: metric(output, truth) for name, metric in extra.items()},
     }
 
 
@@ -125,9 +136,11 @@ def evaluate_colorizer(
     test_dir: str | Path,
     sheet_count: int = 0,
     progress: bool = True,
+    extra: Mapping[str, PairMetric] | None = None,
 ) -> tuple[pd.DataFrame, list[SheetRow]]:
     """Per-photo metrics of the colorizer (``psnr`` ...) and of the gray baseline (``gray_psnr``
     ...) on every image under ``test_dir``, and the first ``sheet_count`` photos as sheet rows.
+    ``extra``: optional reference metrics, scored for both.
 
     Unreadable files are skipped with a warning that names them.
     """
@@ -151,10 +164,10 @@ def evaluate_colorizer(
             "height": gray.shape[0],
             "truth": truth is not None,
             "note": note,
-            **score(revived, truth, truth_cf),
+            **score(revived, truth, truth_cf, extra),
             "truth_colorfulness": truth_cf,
         }
-        row.update({f"gray_{k}": v for k, v in score(baseline, truth, truth_cf).items()})
+        row.update({f"gray_{k}": v for k, v in score(baseline, truth, truth_cf, extra).items()})
         rows.append(row)
         if len(sheet) < sheet_count:
             shown = None if truth is None else thumbnail(truth)

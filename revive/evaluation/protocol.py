@@ -70,6 +70,7 @@ def evaluate_colorization(cfg: DictConfig) -> pd.DataFrame:
     """``eval.py model=pix2pix``: each photo through predict.py's Restorer, scored against the
     photo and against the gray baseline; ``sheet=PATH`` also writes a contact sheet."""
     from revive.evaluation.colorizers import contact_sheet, evaluate_colorizer
+    from revive.evaluation.perceptual import optional_metrics
     from revive.restore.restorer import load_restorer
 
     test_dir, path = test_folder(cfg), weights_path(cfg)
@@ -82,8 +83,11 @@ def evaluate_colorization(cfg: DictConfig) -> pd.DataFrame:
         restorer.render_size,
         restorer.device,
     )
+    extra, skipped = optional_metrics(cfg.get("metrics"), restorer.device)
+    for name, reason in skipped.items():
+        Console(soft_wrap=True).print(f"{name}: skipped ({reason})")
     sheet_count = int(cfg.sheet_count) if cfg.get("sheet") else 0
-    table, rows = evaluate_colorizer(restorer, test_dir, sheet_count)
+    table, rows = evaluate_colorizer(restorer, test_dir, sheet_count, extra=extra)
     if rows:
         dest = save_image(contact_sheet(rows), Path(str(cfg.sheet)).expanduser())
         log.info("contact sheet (gray | revived | truth) written to %s", dest)
@@ -131,7 +135,7 @@ def print_against_gray(
 
 def print_no_reference(table: pd.DataFrame, console: Console | None = None) -> None:
     """Why photos had no truth, and the distribution of the output's colorfulness."""
-    console = console or Console()
+    console = console or Console(soft_wrap=True)
     missing = table[~table["truth"]]
     reasons = missing["note"].value_counts()
     console.print(
