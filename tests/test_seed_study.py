@@ -80,5 +80,7 @@ def test_a_tiny_combination_runs_and_is_reported(tmp_path: Path) -> None:
     written = compare(sweep, tmp_path / "report", checkpoint="last")
     table = pd.read_csv(written["csv"])
     assert {"faces/test/psnr", "faces/gray/psnr", "general/test/psnr"} <= set(table.columns)
+    report = written["test_report"].read_text()
+    assert "## faces" in report and "## general" in report and "| gray baseline |" in report
     with Image.open(written["test"]) as chart:  # two rows (folders) of five metrics
         assert chart.width > 1000 and chart.height > 500

@@ -19,7 +19,7 @@ from revive.compare.runs import (
     sort_key,
     swept_parameters,
 )
-from revive.compare.testsets import plot_test_bars, score_runs
+from revive.compare.testsets import plot_test_bars, score_runs, test_tables
 from revive.io import atomic_path
 
 
@@ -58,6 +58,11 @@ def compare(
     with atomic_path(out / "comparison.md") as tmp:
         tmp.write_text(markdown(table, f"Runs under {sweep_dir}"))
     written["markdown"] = out / "comparison.md"
+    tables = test_tables([r for r in runs if r.status != "failed"], params)
+    if tables:
+        with atomic_path(out / "test_report.md") as tmp:
+            tmp.write_text(f"# Test folders of {sweep_dir}, against the gray baseline\n\n{tables}")
+        written["test_report"] = out / "test_report.md"
     plots = {
         "test": plot_test_bars(usable, out / "test_vs_gray.png"),
         "curves": plot_curves(usable, out / "curves.png"),

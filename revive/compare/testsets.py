@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 from tqdm import tqdm
 
 from revive.compare.plots import _figure, _save, checkpoint_of
@@ -66,32 +67,55 @@ def scored_folders(runs: Sequence[Run]) -> list[str]:
     return sorted(p for p in found if p == "" or p.endswith("/"))
 
 
+def gray_value(runs: Sequence[Run], key: str) -> float:
+    """The gray baseline's ``key`` (the same for every run: the luminance of the same photos)."""
+    return next((r.final[key] for r in runs if key in r.final), math.nan)
+
+
 def plot_test_bars(runs: Sequence[Run], dest: Path) -> Path | None:
-    """One row per test folder, one panel per metric: a bar per run, the gray baseline dashed."""
+    """One row per test folder, one panel per metric: each run's difference from the gray
+    baseline (the zero line), so that what a colorizer adds or costs is what the bars show."""
     prefixes = scored_folders(runs)
     if not prefixes:
         return None
     fig, axes = _figure(
         len(prefixes), len(TEST_METRICS), 3.2 * len(TEST_METRICS), 3.6 * len(prefixes)
     )
+    labels = [r.label for r in runs]
     for row, prefix in enumerate(prefixes):
         folder = prefix.rstrip("/") or "test"
         for ax, metric in zip(axes[row], TEST_METRICS, strict=True):
-            values = [r.final.get(f"{prefix}test/{metric}", math.nan) for r in runs]
-            ax.bar(range(len(runs)), values, color="tab:blue")
-            grays = [
-                r.final[f"{prefix}gray/{metric}"]
-                for r in runs
-                if f"{prefix}gray/{metric}" in r.final
-            ]
-            if grays:  # the same for every run: the luminance of the same photos
-                ax.axhline(grays[0], color="gray", linestyle="--", label="gray baseline")
-            ax.set_xticks(
-                range(len(runs)), [r.label for r in runs], rotation=45, ha="right", fontsize=7
+            gray = gray_value(runs, f"{prefix}gray/{metric}")
+            values = [r.final.get(f"{prefix}test/{metric}", math.nan) - gray for r in runs]
+            ax.bar(
+                range(len(runs)),
+                values,
+                color=["tab:green" if v > 0 else "tab:red" for v in values],
             )
-            ax.set_title(f"{folder}: {metric}", fontsize=9)
+            ax.axhline(0.0, color="gray", linestyle="--", label="gray baseline")
+            ax.set_xticks(range(len(runs)), labels, rotation=45, ha="right", fontsize=7)
+            ax.set_title(f"{folder}: {metric} - gray ({gray:.4g})", fontsize=9)
             ax.grid(alpha=0.3, axis="y")
         axes[row][0].legend(fontsize=7)
-    fig.suptitle("test metrics of each run against the gray baseline")
+    fig.suptitle("test metrics of each run minus the gray baseline's (above 0: higher than gray)")
     fig.tight_layout()
     return _save(fig, dest)
+
+
+def test_tables(runs: Sequence[Run], params: Sequence[str]) -> str:
+    """Markdown: per test folder, each run's test metrics, then the gray baseline's row."""
+    from revive.compare.runs import markdown, param_value
+
+    parts = []
+    for prefix in scored_folders(runs):
+        rows = []
+        for run in runs:
+            row = {k: param_value(run, k) for k in params} or {"run": run.path.name}
+            row.update({m: run.final.get(f"{prefix}test/{m}", math.nan) for m in TEST_METRICS})
+            rows.append(row)
+        baseline = dict.fromkeys(rows[0], "") | {next(iter(rows[0])): "gray baseline"}
+        baseline.update({m: gray_value(runs, f"{prefix}gray/{m}") for m in TEST_METRICS})
+        rows.append(baseline)
+        folder = prefix.rstrip("/") or "test folder"
+        parts.append(markdown(pd.DataFrame(rows), f"{folder}").replace("# ", "## ", 1))
+    return "\n".join(parts)
