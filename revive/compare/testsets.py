@@ -87,11 +87,7 @@ def plot_test_bars(runs: Sequence[Run], dest: Path) -> Path | None:
         for ax, metric in zip(axes[row], TEST_METRICS, strict=True):
             gray = gray_value(runs, f"{prefix}gray/{metric}")
             values = [r.final.get(f"{prefix}test/{metric}", math.nan) - gray for r in runs]
-            ax.bar(
-                range(len(runs)),
-                values,
-                color=["tab:green" if v > 0 else "tab:red" for v in values],
-            )
+            ax.bar(range(len(runs)), values, color="tab:blue")  # higher is not always better
             ax.axhline(0.0, color="gray", linestyle="--", label="gray baseline")
             ax.set_xticks(range(len(runs)), labels, rotation=45, ha="right", fontsize=7)
             ax.set_title(f"{folder}: {metric} - gray ({gray:.4g})", fontsize=9)
