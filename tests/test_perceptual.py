@@ -11,8 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
+from scipy.linalg import sqrtm as scipy_sqrtm
 
 from revive.data.fakes import fake_photos
+from revive.evaluation.inception import FidInception, frechet_distance
 from revive.evaluation.perceptual import ALEXNET_CONVS, load_lpips, lpips_metric
 from revive.evaluation.protocol import evaluate
 from revive.io import save_image
@@ -102,7 +104,7 @@ def test_offline_lpips_and_fid_are_skipped_with_a_reason(make_cfg, tmp_path, cap
     metrics = evaluate(make_cfg("eval", overrides))
     printed = capsys.readouterr().out
     assert "lpips: skipped (metrics.lpips_weights is not set" in printed
-    assert "fid: skipped (FID needs Inception-v3" in printed
+    assert "fid: skipped (metrics.fid_weights is not set" in printed
     assert not any("lpips" in k or "fid" in k for k in metrics)
     missing = tmp_path / "nowhere.pth"
     evaluate(make_cfg("eval", [*overrides, f"metrics.lpips_weights={missing}"]))
@@ -121,3 +123,49 @@ def test_lpips_is_scored_for_the_model_and_the_gray_baseline(make_cfg, tmp_path)
     for key in ("test/lpips", "gray/lpips"):
         assert math.isfinite(metrics[key]) and metrics[key] > 0 and saved[key] == metrics[key]
     assert metrics["test/lpips"] != metrics["gray/lpips"]
+
+
+def test_frechet_distance_has_the_closed_form() -> None:
+    """b = 2a + 3: mean 2 mu + 3, covariance 4 S, so FID = |mu + 3|^2 + tr(S) + 4 tr(S) -
+    2 tr((4 S^2)^(1/2)) = |mu + 3|^2 + tr(S)."""
+    rng = np.random.default_rng(0)
+    for samples in (50, 4):  # more samples than dimensions (sqrtm), and fewer (the SVD route)
+        a = rng.normal(size=(samples, 6)) @ np.diag([1.0, 2, 3, 0.5, 1, 4])
+        b = 2 * a + 3
+        expected = ((a.mean(0) + 3) ** 2).sum() + np.trace(np.cov(a, rowvar=False))
+        assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
+        assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+        c = rng.normal(size=(samples + 1, 6))  # both routes agree on unrelated sets too
+        cov = [np.cov(x, rowvar=False) for x in (a, c)]
+        root = np.trace(np.real(scipy_sqrtm(cov[0] @ cov[1])))
+        direct = ((a.mean(0) - c.mean(0)) ** 2).sum() + np.trace(cov[0] + cov[1]) - 2 * root
+        assert frechet_distance(a, c) == pytest.approx(direct, rel=1e-6)
+
+
+def stand_in_inception(path: Path) -> Path:
+    """Random weights in pytorch-fid's layout (with its unused 1008-class head); He-normal
+    convolutions keep the activations alive through the 94 layers."""
+    torch.manual_seed(0)
+    net = FidInception()
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    state = net.state_dict()
+    state["fc.weight"], state["fc.bias"] = torch.zeros(1008, 2048), torch.zeros(1008)
+    torch.save(state, path)
+    return path
+
+
+@pytest.mark.slow
+def test_fid_is_scored_from_weights_on_disk(make_cfg, tmp_path, capsys) -> None:
+    fid_file = stand_in_inception(tmp_path / "pt_inception.pth")
+    overrides = [*eval_overrides(tmp_path), f"metrics.fid_weights={fid_file}"]
+    metrics = evaluate(make_cfg("eval", overrides))
+    assert "fid: skipped" not in capsys.readouterr().out
+    saved = json.loads((tmp_path / "m.json").read_text())
+    for key in ("test/fid", "gray/fid"):
+        assert math.isfinite(metrics[key]) and metrics[key] > 0 and saved[key] == metrics[key]
+    assert metrics["test/fid"] != metrics["gray/fid"]
+    torch.save(stand_in_weights(), tmp_path / "lpips.pth")  # the wrong network
+    evaluate(make_cfg("eval", [*overrides[:-1], f"metrics.fid_weights={tmp_path / 'lpips.pth'}"]))
+    assert "fid: skipped (metrics.fid_weights=" in capsys.readouterr().out

@@ -33,7 +33,7 @@ from revive.evaluation.metrics import (
     psnr_8bit,
     ssim_8bit,
 )
-from revive.evaluation.perceptual import PairMetric
+from revive.evaluation.perceptual import FidScore, PairMetric
 from revive.io import GRAY_MODES, ImageReadError, image_luminance, open_image, to_rgb
 from revive.restore.restorer import Restorer
 
@@ -137,10 +137,12 @@ def evaluate_colorizer(
     sheet_count: int = 0,
     progress: bool = True,
     extra: Mapping[str, PairMetric] | None = None,
+    fid: FidScore | None = None,
 ) -> tuple[pd.DataFrame, list[SheetRow]]:
     """Per-photo metrics of the colorizer (``psnr`` ...) and of the gray baseline (``gray_psnr``
     ...) on every image under ``test_dir``, and the first ``sheet_count`` photos as sheet rows.
-    ``extra``: optional reference metrics, scored for both.
+    ``extra``: optional reference metrics, scored for both. ``fid``: collects the photos with
+    truth; its folder-level scores land in ``table.attrs["set_metrics"]``.
 
     Unreadable files are skipped with a warning that names them.
     """
@@ -169,12 +171,18 @@ def evaluate_colorizer(
         }
         row.update({f"gray_{k}": v for k, v in score(baseline, truth, truth_cf, extra).items()})
         rows.append(row)
+        if fid is not None and truth is not None:
+            for stream, image in (("test", revived), ("gray", baseline), ("truth", truth)):
+                fid.add(stream, image)
         if len(sheet) < sheet_count:
             shown = None if truth is None else thumbnail(truth)
             sheet.append(SheetRow(row["image"], thumbnail(baseline), thumbnail(revived), shown))
     if not rows:
         raise ValueError(f"no readable image in data.test_dir={test_dir} (see the warnings)")
-    return pd.DataFrame(rows), sheet
+    table = pd.DataFrame(rows)
+    if fid is not None:
+        table.attrs["set_metrics"] = fid.compute()
+    return table, sheet
 
 
 def contact_sheet(rows: list[SheetRow]) -> np.ndarray:

@@ -6,8 +6,12 @@
   (``net.slice1.0.weight`` ... ``lin0.model.1.weight``), or torchvision's AlexNet keys
   (``features.0.weight`` ...) merged with ``lpips/weights/v0.1/alex.pth`` (``lin0.model.1.weight``).
   The network is written here in plain torch, so it needs no torchvision.
-- **FID** needs the Inception-v3 of pytorch-fid / torch-fidelity; both libraries depend on
-  torchvision, which has no wheel for the pinned torch, so FID is reported as skipped.
+- **FID** (Heusel et al. 2017): ``metrics.fid_weights=PATH``, pytorch-fid's Inception-v3
+  (``pt_inception-2015-12-05-6726825d.pth``, torchvision's key names; the ``fc`` head is not
+  used), rebuilt in plain torch (:mod:`revive.evaluation.inception`): pytorch-fid and
+  torch-fidelity both import torchvision, which has no wheel for the pinned torch. FID compares
+  the set of outputs with the set of truths, so it is one number per folder (``test/fid``,
+  ``gray/fid``), and with few photos it is dominated by their small number (biased upwards).
 
 A metric that cannot run is reported as skipped with a one-line reason; it never fails the run.
 """
@@ -22,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from revive.evaluation.inception import FidInception, frechet_distance
 from revive.weights.safe import load_checkpoint
 
 # AlexNet's convolutions (torchvision's indices in ``features``): in, out, kernel, stride, pad.
@@ -35,10 +40,8 @@ ALEXNET_CONVS = {
 # LPIPS' input normalization for inputs in [-1, 1] (lpips.pretrained_networks ScalingLayer).
 SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
-FID_SKIPPED = (
-    "FID needs Inception-v3 from pytorch-fid or torch-fidelity, which need torchvision "
-    "(no wheel for the pinned torch); not computed"
-)
+# Keys of pytorch-fid's file that FID does not use (the classifier head).
+FID_UNUSED = ("fc.", "AuxLogits.")
 
 PairMetric = Callable[[np.ndarray, np.ndarray], float]
 
@@ -125,26 +128,77 @@ def lpips_metric(net: Lpips, device: torch.device | str = "cpu") -> PairMetric:
     return metric
 
 
+class FidScore:
+    """Inception features of the outputs, the gray baselines and the truths of a folder, then
+    the FID of each set of outputs against the truths."""
+
+    def __init__(self, net: FidInception, device: torch.device | str = "cpu") -> None:
+        self.net, self.device = net.to(device).eval(), device
+        self.features: dict[str, list[np.ndarray]] = {"test": [], "gray": [], "truth": []}
+
+    @torch.inference_mode()
+    def add(self, stream: str, image: np.ndarray) -> None:
+        x = torch.from_numpy(np.array(image, np.float32)).permute(2, 0, 1)[None] / 255.0
+        self.features[stream].append(self.net(x.to(self.device))[0].double().cpu().numpy())
+
+    def compute(self) -> dict[str, float]:
+        """``test/fid`` and ``gray/fid``; empty below 2 photos with truth (no covariance)."""
+        if len(self.features["truth"]) < 2:
+            return {}
+        truth = np.stack(self.features["truth"])
+        return {
+            f"{k}/fid": frechet_distance(np.stack(self.features[k]), truth)
+            for k in ("test", "gray")
+        }
+
+
+def load_fid_inception(path: str | Path) -> FidInception:
+    raw = load_checkpoint(path)
+    state = {k: v for k, v in raw.items() if not k.startswith(FID_UNUSED)}
+    net = FidInception()
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as e:  # name the first problem only: the message lists hundreds of keys
+        raise KeyError(
+            f"not pytorch-fid's Inception-v3: {str(e).splitlines()[1].strip()[:200]}"
+        ) from None
+    return net.eval()
+
+
+def _weights_file(options: Mapping, key: str) -> tuple[Path | None, str]:
+    """The file named by ``metrics.<key>``, or None and why it cannot be used."""
+    given = options.get(key)
+    if not given:
+        return None, f"metrics.{key} is not set (weights are never downloaded)"
+    path = Path(str(given)).expanduser()
+    if not path.is_file():
+        return None, f"metrics.{key}={given} does not exist"
+    return path, ""
+
+
 def optional_metrics(
     options: Mapping | None, device: torch.device | str = "cpu"
-) -> tuple[dict[str, PairMetric], dict[str, str]]:
-    """The optional metrics that can run (name -> function) and the skipped ones (name ->
-    reason), from ``metrics.lpips_weights`` and ``metrics.fid_weights``."""
+) -> tuple[dict[str, PairMetric], FidScore | None, dict[str, str]]:
+    """What can run from ``metrics.lpips_weights`` and ``metrics.fid_weights``: the per-photo
+    metrics (name -> function), the FID collector (or None), and the skipped ones (name ->
+    one-line reason)."""
     options = options or {}
-    ready: dict[str, PairMetric] = {}
-    skipped: dict[str, str] = {}
-    lpips_path = options.get("lpips_weights")
-    if not lpips_path:
-        skipped["lpips"] = "metrics.lpips_weights is not set (LPIPS v0.1 AlexNet weights, offline)"
-    elif not Path(lpips_path).expanduser().is_file():
-        skipped["lpips"] = f"metrics.lpips_weights={lpips_path} does not exist"
-    else:
+    pair: dict[str, PairMetric] = {}
+    fid, skipped = None, {}
+    path, reason = _weights_file(options, "lpips_weights")
+    if path is not None:
         try:
-            ready["lpips"] = lpips_metric(load_lpips(Path(lpips_path).expanduser()), device)
+            pair["lpips"] = lpips_metric(load_lpips(path), device)
         except (OSError, KeyError, RuntimeError, ValueError) as e:
-            skipped["lpips"] = f"metrics.lpips_weights={lpips_path}: {e}"
-    fid_path = options.get("fid_weights")
-    skipped["fid"] = (
-        f"metrics.fid_weights={fid_path} given, but {FID_SKIPPED}" if fid_path else FID_SKIPPED
-    )
-    return ready, skipped
+            reason = f"metrics.lpips_weights={path}: {e}"
+    if "lpips" not in pair:
+        skipped["lpips"] = reason
+    path, reason = _weights_file(options, "fid_weights")
+    if path is not None:
+        try:
+            fid = FidScore(load_fid_inception(path), device)
+        except (OSError, KeyError, RuntimeError, ValueError) as e:
+            reason = f"metrics.fid_weights={path}: {e}"
+    if fid is None:
+        skipped["fid"] = reason
+    return pair, fid, skipped

@@ -83,11 +83,13 @@ def evaluate_colorization(cfg: DictConfig) -> pd.DataFrame:
         restorer.render_size,
         restorer.device,
     )
-    extra, skipped = optional_metrics(cfg.get("metrics"), restorer.device)
+    extra, fid, skipped = optional_metrics(cfg.get("metrics"), restorer.device)
     for name, reason in skipped.items():
         Console(soft_wrap=True).print(f"{name}: skipped ({reason})")
     sheet_count = int(cfg.sheet_count) if cfg.get("sheet") else 0
-    table, rows = evaluate_colorizer(restorer, test_dir, sheet_count, extra=extra)
+    table, rows = evaluate_colorizer(restorer, test_dir, sheet_count, extra=extra, fid=fid)
+    if fid is not None and not table.attrs.get("set_metrics"):
+        Console(soft_wrap=True).print("fid: skipped (fewer than 2 photos with truth)")
     if rows:
         dest = save_image(contact_sheet(rows), Path(str(cfg.sheet)).expanduser())
         log.info("contact sheet (gray | revived | truth) written to %s", dest)
@@ -106,12 +108,14 @@ GRAY_PREFIX = "gray_"
 
 def averages(table: pd.DataFrame) -> dict[str, float]:
     """Means of every numeric score column: ``test/<column>``, and ``gray/<metric>`` for the
-    gray baseline's ``gray_<metric>``. Photos without a value (no truth) do not count."""
+    gray baseline's ``gray_<metric>``. Photos without a value (no truth) do not count.
+    Scores of the whole folder (FID) come from ``table.attrs["set_metrics"]``."""
     scores = table.drop(columns=[c for c in INFO_COLUMNS if c in table.columns])
     out = {}
     for key, value in scores.mean(numeric_only=True).items():
         name = f"gray/{key[len(GRAY_PREFIX) :]}" if key.startswith(GRAY_PREFIX) else f"test/{key}"
         out[name] = float(value)
+    out.update(table.attrs.get("set_metrics", {}))
     return out
 
 
