@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torchmetrics import MeanMetric, Metric, MetricCollection
-from torchmetrics.functional.image import structural_similarity_index_measure
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 # The SSIM window: Gaussian sigma 1.5 cut at 3.5 sigma, i.e. 11 taps (radius 5), as published.
@@ -92,29 +92,33 @@ def psnr_8bit(pred: np.ndarray, target: np.ndarray) -> float:
 
 def ssim_8bit(pred: np.ndarray, target: np.ndarray) -> float:
     """SSIM of two uint8 HWC images: Gaussian window 11, sigma 1.5, borders of the window
-    excluded ('valid'; NaN below 11 px), averaged over channels (Wang et al. 2004, as KAIR's ``calculate_ssim``
-    and skimage's ``structural_similarity(gaussian_weights=True, use_sample_covariance=False)``).
+    excluded ('valid'; NaN below 11 px), averaged over channels (Wang et al. 2004, as KAIR's
+    ``calculate_ssim`` and skimage's ``structural_similarity(gaussian_weights=True,
+    use_sample_covariance=False)``), in float64.
 
-    torchmetrics averages its map over the reflect-padded borders too, which on small images
-    differs from the published protocol by several hundredths; the map is cropped here.
+    Written out rather than torchmetrics' (which also averages the reflect-padded borders, and
+    runs a 2-D float64 convolution 5x slower than this separable one).
     """
-
     border = SSIM_RADIUS
     if min(pred.shape[:2]) <= 2 * border:  # no window fits: SSIM is undefined
         return math.nan
 
-    def to_tensor(image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(image.astype(np.float64).transpose(2, 0, 1)).unsqueeze(0)
+    def planes(image: np.ndarray) -> torch.Tensor:  # channels as a batch of [1, H, W]
+        return torch.from_numpy(np.array(image, np.float64).transpose(2, 0, 1))[:, None]
 
-    _, full = structural_similarity_index_measure(
-        to_tensor(pred),
-        to_tensor(target),
-        data_range=255.0,
-        gaussian_kernel=True,
-        sigma=SSIM_SIGMA,
-        return_full_image=True,
+    x, y = planes(pred), planes(target)
+    taps = torch.arange(-border, border + 1, dtype=torch.float64)
+    kernel = torch.exp(-(taps**2) / (2 * SSIM_SIGMA**2))
+    kernel /= kernel.sum()
+    stack = torch.cat([x, y, x * x, y * y, x * y])
+    blurred = F.conv2d(F.conv2d(stack, kernel.view(1, 1, 1, -1)), kernel.view(1, 1, -1, 1))
+    mu_x, mu_y, xx, yy, xy = blurred.chunk(5)
+    var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
+    c1, c2 = (0.01 * 255.0) ** 2, (0.03 * 255.0) ** 2
+    ssim = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+        (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
     )
-    return float(full[..., border:-border, border:-border].mean())
+    return float(ssim.mean())
 
 
 def colorfulness_8bit(rgb: np.ndarray) -> float:
