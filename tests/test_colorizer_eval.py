@@ -20,7 +20,7 @@ from torch import nn
 
 from revive.color import LabSpace
 from revive.data.fakes import fake_photos, make_family
-from revive.evaluation.colorizers import evaluate_colorizer, hue_concentration, truth_of
+from revive.evaluation.colorizers import evaluate_colorizer, tone_measures, truth_of
 from revive.evaluation.metrics import (
     colorfulness_8bit,
     deltae2000,
@@ -172,8 +172,17 @@ def test_what_counts_as_truth() -> None:
     gray = np.repeat(photo[..., 1:2], 3, axis=2)
     assert "gray picture" in truth_of(Image.fromarray(gray))[1]
     sepia = np.clip(gray * np.array([1.0, 0.85, 0.62]), 0, 255).astype(np.uint8)
-    assert hue_concentration(sepia) > 0.999 > 0.9 > hue_concentration(photo)
+    (toned_hue, toned_spread), (photo_hue, photo_spread) = map(tone_measures, (sepia, photo))
+    assert toned_hue > 0.999 > 0.9 > photo_hue
+    assert toned_spread < 1 < 5 < photo_spread
     assert "toned" in truth_of(Image.fromarray(sepia))[1]
+    # one dominant hue is not enough: green fields whose chroma varies at equal lightness
+    rng = np.random.default_rng(0)
+    field = np.stack([rng.uniform(20, 90, (32, 32)), rng.uniform(120, 230, (32, 32))], -1)
+    green = np.dstack([field[..., 0], field[..., 1], field[..., 0] * 0.5]).astype(np.uint8)
+    hue, spread = tone_measures(green)
+    assert hue > 0.99 and spread > 3
+    assert truth_of(Image.fromarray(green))[0] is not None
 
 
 # -- eval.py -------------------------------------------------------------------------------------

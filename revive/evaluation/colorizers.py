@@ -43,11 +43,14 @@ log = logging.getLogger(__name__)
 # chroma noise on a gray photo stays under 1, while Hasler & Süsstrunk's least colorful class of
 # real photos ("not colorful") starts at 0 and "slightly colorful" at 15.
 GRAY_COLORFULNESS = 2.0
-# A toned print (sepia, cyanotype) has color of one hue only, so it is no truth for colors.
-# Measured hue concentration (below): scikit-image's photos toned sepia or blue score
-# 0.9993-0.9999 as PNG and 0.992-0.998 as JPEG q75; untoned photos of warm scenes score 0.983
-# (coffee), 0.984 (chelsea), 0.877 (astronaut); a fundus photo (retina, one hue) 0.997.
+# A toned print (sepia, cyanotype) is no truth for colors: its chroma has one hue, and it is set
+# by the lightness alone. Both must hold (measured on scikit-image's photos toned sepia or blue,
+# PNG and JPEG q75, and on CBSD68): hue concentration 0.992-0.9999 toned, 0.877-0.984 for
+# untoned scenes but 0.992-0.998 for three CBSD68 photos of one dominant hue (lake, sand,
+# grass); chroma spread at equal L* 0.2-2.6 toned, 6.3-19 untoned, except 1.7 for CBSD68's
+# snake on sand (196073), which is therefore read as toned.
 TONED_HUE_CONCENTRATION = 0.99
+TONED_CHROMA_SPREAD = 3.0
 # Modes that hold no color at all, whatever the pixels.
 NO_COLOR_MODES = (*GRAY_MODES, "LA", "1")
 REFERENCE_METRICS = ("psnr", "ssim", "deltae2000")
@@ -72,23 +75,35 @@ def truth_of(img: Image.Image) -> tuple[np.ndarray | None, str]:
     cf = colorfulness_8bit(rgb)
     if cf < GRAY_COLORFULNESS:
         return None, f"gray picture (colorfulness {cf:.2f} < {GRAY_COLORFULNESS})"
-    concentration = hue_concentration(rgb)
-    if concentration > TONED_HUE_CONCENTRATION:
-        return None, f"toned print of one hue (hue concentration {concentration:.3f})"
+    concentration, spread = tone_measures(rgb)
+    if concentration > TONED_HUE_CONCENTRATION and spread < TONED_CHROMA_SPREAD:
+        return None, (
+            f"toned print (one hue: concentration {concentration:.3f}; chroma set by L*: "
+            f"spread {spread:.2f})"
+        )
     return rgb, ""
 
 
-def hue_concentration(rgb: np.ndarray) -> float:
-    """How much of the chroma points one way: |sum of a*b* vectors| / sum of their lengths.
+def tone_measures(rgb: np.ndarray) -> tuple[float, float]:
+    """(hue concentration, chroma spread at equal lightness) of a uint8 RGB image.
 
-    1.0 when every colored pixel has the same hue (a sepia print), near 0 for many hues.
+    Hue concentration: |sum of the a*b* vectors| / sum of their lengths; 1.0 when every colored
+    pixel has the same hue. Chroma spread: the RMS deviation of a*b* from their mean within
+    each of 64 bands of L*; near 0 when the color is a function of the lightness, as in a print
+    toned after it was made.
     """
     import kornia.color as kc
 
     tensor = torch.from_numpy(np.array(rgb, np.float32)).permute(2, 0, 1) / 255.0
-    ab = kc.rgb_to_lab(tensor)[1:].flatten(1).double()
+    lab = kc.rgb_to_lab(tensor).flatten(1).double()
+    lightness, ab = lab[0], lab[1:]
     total = ab.norm(dim=0).sum()
-    return float(ab.sum(1).norm() / total) if total > 0 else 0.0
+    concentration = float(ab.sum(1).norm() / total) if total > 0 else 0.0
+    bands = (lightness * 0.64).long().clamp(0, 63)
+    counts = torch.bincount(bands, minlength=64).clamp(min=1).double()
+    mean = torch.stack([torch.bincount(bands, c, 64) for c in ab]) / counts
+    spread = float((ab - mean[:, bands]).pow(2).sum(0).mean().sqrt())
+    return concentration, spread
 
 
 def score(
