@@ -1,6 +1,7 @@
 """``eval.py`` / ``revive-eval``: score weights on test images.
 
-``python eval.py model=dncnn weights=W data.test_dir=D sigma=25``.
+``python eval.py model=dncnn weights=W data.test_dir=D sigma=25``, or for a colorizer against the
+gray baseline ``python eval.py model=pix2pix weights=W data.test_dir=D``.
 """
 
 from __future__ import annotations
