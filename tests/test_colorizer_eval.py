@@ -292,3 +292,26 @@ def test_the_documented_command(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "gray baseline" in proc.stdout and "deltae2000" in proc.stdout
     assert "colorizing photos" in proc.stderr  # the progress bar
+
+
+@pytest.mark.slow
+def test_the_command_fails_with_one_line(tmp_path: Path) -> None:
+    weights = official_weights(tmp_path / "tiny_net_G.pth")
+    missing = tmp_path / "no_photos"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "eval.py"),
+            "model=pix2pix",
+            f"weights={weights}",
+            f"data.test_dir={missing}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert f"data.test_dir={missing} is not a folder" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr

@@ -1,10 +1,15 @@
 """``eval.py`` / ``revive-eval``: score weights on test images.
 
 ``python eval.py model=dncnn weights=W data.test_dir=D sigma=25``, or for a colorizer against the
-gray baseline ``python eval.py model=pix2pix weights=W data.test_dir=D``.
+gray baseline ``python eval.py model=pix2pix weights=W data.test_dir=D``. Exit status 2, with one
+line that says why, when nothing could be scored (a missing folder or weights file, weights of
+the wrong kind, an unavailable device).
 """
 
 from __future__ import annotations
+
+import logging
+import sys
 
 import hydra
 from omegaconf import DictConfig
@@ -12,10 +17,16 @@ from omegaconf import DictConfig
 from revive.config import config_dir, register_resolvers
 
 register_resolvers()
+log = logging.getLogger("eval")
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="eval")
 def main(cfg: DictConfig) -> dict[str, float]:
     from revive.evaluation.protocol import evaluate  # heavy imports after parsing
+    from revive.restore import SetupError
 
-    return evaluate(cfg)
+    try:
+        return evaluate(cfg)
+    except (SetupError, FileNotFoundError, ValueError) as e:
+        log.error("%s", e)
+        sys.exit(2)
