@@ -58,3 +58,17 @@ def test_pin_memory_auto_pins_only_for_a_gpu(monkeypatch, value, cuda, expected)
 def test_pin_memory_refuses_other_words():
     with pytest.raises(ValueError, match="true, false or auto"):
         resolve_pin_memory("yes")
+
+
+def test_validation_keeps_the_aspect_ratio():
+    """A 2:1 picture of a circle: the centre crop keeps it round where a square resize would
+    squash it into an ellipse twice as tall as wide."""
+    height, width = 100, 200
+    yy, xx = np.mgrid[:height, :width]
+    disc = ((yy - 50) ** 2 + (xx - 100) ** 2 < 40**2).astype(np.uint8) * 255
+    image = np.repeat(disc[..., None], 3, axis=2)
+    out = eval_transform(50)(image=image)["image"]
+    assert out.shape == (50, 50, 3)
+    rows, cols = np.nonzero(out[..., 0] > 127)
+    extent_y, extent_x = np.ptp(rows) + 1, np.ptp(cols) + 1
+    assert abs(extent_y - extent_x) <= 1 and abs(extent_y - 40) <= 2  # still round, 40 px

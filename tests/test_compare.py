@@ -92,3 +92,37 @@ def test_cli_writes_into_the_sweep_and_names_a_wrong_folder(sweep, tmp_path, cap
         main([str(tmp_path)])
     assert exit_info.value.code == 2
     assert "config_resolved.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_test_dirs_add_the_test_metrics_and_the_gray_baseline(sweep, tmp_path):
+    """Each run's checkpoint is scored as eval.py scores it; the baseline is the same for all."""
+    from revive.data.fakes import fake_photos
+    from revive.evaluation.colorizers import evaluate_colorizer
+    from revive.evaluation.protocol import averages
+    from revive.io import save_image
+    from revive.restore.restorer import load_restorer
+
+    folders = [tmp_path / "faces", tmp_path / "general"]
+    for seed, folder in enumerate(folders):
+        for i, photo in enumerate(fake_photos(2, 40, 56, seed=seed)):
+            save_image(photo, folder / f"p{i}.png")
+    written = compare(
+        sweep, tmp_path / "out", checkpoint="last", test_dirs=folders[:1], device="cpu"
+    )
+    table = pd.read_csv(written["csv"]).set_index("run")
+    assert table.loc["broken", ["test/psnr", "gray/psnr"]].isna().all()
+    lab = load_restorer(checkpoint_of(read_run(sweep / "lab"), "last"), device="cpu")
+    expected = averages(evaluate_colorizer(lab, folders[0], progress=False)[0])
+    for metric in ("psnr", "ssim", "deltae2000", "colorfulness", "delta_cf"):
+        assert table.loc["lab", f"test/{metric}"] == pytest.approx(expected[f"test/{metric}"])
+        assert table.loc["lab", f"gray/{metric}"] == table.loc["rgb", f"gray/{metric}"]
+    assert table.loc["lab", "test/psnr"] != table.loc["rgb", "test/psnr"]
+    assert "gray/psnr" in written["markdown"].read_text()
+    with Image.open(written["test"]) as picture:
+        assert picture.width > 600
+
+    two = compare(sweep, tmp_path / "two", checkpoint="last", test_dirs=folders, device="cpu")
+    columns = pd.read_csv(two["csv"]).columns
+    for name in ("faces", "general"):
+        assert {f"{name}/test/psnr", f"{name}/gray/psnr"} <= set(columns)

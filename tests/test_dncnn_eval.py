@@ -98,7 +98,11 @@ def test_ckpt_is_an_alias_of_weights(make_cfg, tmp_path: Path) -> None:
         (["weights=WEIGHTS"], UserError, "data.test_dir="),
         (["weights=missing.pth", "data.test_dir=FOLDER"], UserError, "missing.pth"),
         (["weights=WEIGHTS", "data.test_dir=no_such_dir"], UserError, "no_such_dir"),
-        (["weights=WEIGHTS", "data.test_dir=FOLDER", "model=pix2pix"], UserError, "evaluates"),
+        (
+            ["weights=WEIGHTS", "data.test_dir=FOLDER", "model._target_=torch.nn.Identity"],
+            UserError,
+            "evaluates",
+        ),
     ],
 )
 def test_clear_errors(make_cfg, tmp_path: Path, overrides, error, message) -> None:

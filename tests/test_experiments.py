@@ -11,7 +11,14 @@ import torchvision
 from hydra.utils import get_class
 
 from revive.config import config_dir
-from revive.data.fakes import fake_photos, make_art, make_celeba, make_colorization, make_family
+from revive.data.fakes import (
+    fake_photos,
+    make_art,
+    make_celeba,
+    make_colorization,
+    make_family,
+    make_study,
+)
 from revive.io import save_image
 from revive.training.run import train
 from tests.tiny_runs import QUICK, TINY_DNCNN, TINY_PIX2PIX, gray_folder
@@ -48,6 +55,7 @@ def data_dir(tmp_path_factory) -> Path:
     torch.save(
         torchvision.models.resnet34(weights=None).state_dict(), root / "weights/resnet34.pth"
     )
+    make_study(root / "study", n=1)  # seed_study's test folders
     return root
 
 
@@ -86,3 +94,6 @@ def test_experiment_trains_one_batch(experiment, make_cfg, data_dir):
         assert cfg.color_space.name == experiment.rsplit("_", 1)[1]
     metrics = train(cfg)
     assert math.isfinite(metrics["val/psnr"]), metrics
+    for name in cfg.get("test_dirs") or {}:  # scored after training, beside the gray baseline
+        assert math.isfinite(metrics[f"{name}/test/psnr"]), metrics
+        assert math.isfinite(metrics[f"{name}/gray/psnr"]), metrics

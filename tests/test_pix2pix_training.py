@@ -209,3 +209,33 @@ def test_validation_metrics_are_fp32_under_bf16_autocast():
     # a near-perfect prediction: bf16 color math or SSIM would lose ~1 dB and ~0.07 SSIM here
     assert bf16["val/psnr"].item() == pytest.approx(fp32["val/psnr"].item(), abs=1e-3)
     assert bf16["val/ssim"].item() == pytest.approx(fp32["val/ssim"].item(), abs=1e-4)
+
+
+@pytest.mark.parametrize("space", ["lab", "rgb"])
+def test_validation_scores_the_gray_floor_whatever_the_weights(space):
+    """val/gray_psnr is the PSNR of the validation images left gray: it does not depend on the
+    generator, and for LAB it is the image with its L* kept and a*b* set to zero."""
+    import kornia.color as kc
+
+    rgb = torch.randint(0, 256, (2, 3, 32, 32), generator=torch.Generator().manual_seed(1))
+    batch = {"rgb": rgb.to(torch.uint8)}
+    floors = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = Pix2Pix(space, generator={"num_downs": 5, "ngf": 4}, discriminator={"ndf": 4})
+        model.eval()
+        with torch.no_grad(), pytest.warns(UserWarning, match="self.log"):
+            model.validation_step(batch, 0)
+        floors.append(float(model.val_gray_psnr.compute()))
+        assert float(model.val_metrics["psnr"].compute()) != floors[-1]
+    assert floors[0] == floors[1]
+    truth = rgb.float() / 255.0
+    if space == "lab":
+        lab = kc.rgb_to_lab(truth)
+        gray = kc.lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], 1), clip=True)
+    else:  # the luma in all three channels
+        gray = (truth * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        gray = gray.expand(-1, 3, -1, -1)
+    mse = ((gray - truth) ** 2).flatten(1).mean(1)
+    expected = (10 * torch.log10(1 / mse)).mean()
+    assert floors[0] == pytest.approx(float(expected), abs=1e-4)  # float32 LAB round trip

@@ -9,8 +9,12 @@ Reads every run folder under SWEEP_DIR (a folder with ``config_resolved.yaml``, 
 - ``final_vs_params.png``: the final metric against each swept parameter (e.g. LAB vs RGB);
 - ``samples.png``: the same validation images colorized by every run: each run's checkpoint
   colorizes the target images of the first run's last validation panel (or ``--images``);
-  runs that are not colorizers (DnCNN) show their own last validation panel.
+  runs that are not colorizers (DnCNN) show their own last validation panel;
+- with ``--test-dir DIR`` (repeatable): each run's checkpoint scored on DIR by ``eval.py``'s
+  colorizer protocol, the test metrics and the gray baseline added to the table, and
+  ``test_vs_gray.png``, a bar chart of each metric against the gray baseline per folder.
 
 Rooms: :mod:`~revive.compare.runs` (reading runs, the table), :mod:`~revive.compare.plots`
-(curves, parameters, samples) and :mod:`~revive.compare.report` (``compare()`` and the command).
+(curves, parameters, samples), :mod:`~revive.compare.testsets` (test folders) and
+:mod:`~revive.compare.report` (``compare()`` and the command).
 """

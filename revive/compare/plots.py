@@ -23,6 +23,7 @@ from revive.io import atomic_path, list_images, read_rgb
 log = logging.getLogger(__name__)
 
 CURVE_METRICS = ("val/psnr", "val/ssim", "val/colorfulness", "val/delta_cf")
+GRAY_CURVE = "val/gray_psnr"
 
 
 # -- plots ---------------------------------------------------------------------------------------
@@ -48,6 +49,10 @@ def plot_curves(runs: Sequence[Run], dest: Path) -> Path | None:
             if metric in run.curves.columns:
                 series = run.curves[metric].dropna()
                 ax.plot(series.index + 1, series.values, marker="o", ms=3, label=run.label)
+        if metric == "val/psnr":  # the floor: the validation images left gray
+            floor = next((r.curves[GRAY_CURVE] for r in runs if GRAY_CURVE in r.curves), None)
+            if floor is not None and floor.notna().any():
+                ax.axhline(floor.dropna().iloc[-1], color="gray", ls="--", label="gray baseline")
         ax.set_title(metric)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

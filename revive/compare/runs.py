@@ -134,9 +134,16 @@ def label_runs(runs: Sequence[Run], params: Sequence[str]) -> None:
 
 
 # -- table ---------------------------------------------------------------------------------------
+def is_metric(key: str) -> bool:
+    """Validation and test metrics, the gray baseline's, and those of named test folders
+    (``faces/test/psnr``)."""
+    stage = key.split("/")[-2] if key.count("/") >= 1 else ""
+    return stage in ("val", "test", "gray")
+
+
 def comparison_table(runs: Sequence[Run], params: Sequence[str]) -> pd.DataFrame:
     """One row per run: the swept parameters, the final val/test metrics, status and folder."""
-    metrics = sorted({k for run in runs for k in run.final if k.startswith(("val/", "test/"))})
+    metrics = sorted({k for run in runs for k in run.final if is_metric(k)})
     rows = []
     for run in runs:
         row: dict[str, Any] = {k: param_value(run, k) for k in params}

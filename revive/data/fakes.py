@@ -200,3 +200,15 @@ def make_family(root: str | Path) -> Path:
     tone = np.array([1.0, 0.85, 0.62], np.float32)
     _save(np.clip(luma[..., None] * tone, 0, 255).astype(np.uint8), root / "sepia.tif")
     return root
+
+
+def make_study(root: str | Path, n: int = 3) -> Path:
+    """The two test folders of ``experiment=seed_study``: ``faces/`` (``n`` CelebA-sized
+    178x218 portraits, JPEG) and ``general/`` (``n`` landscape photos of 96x64, PNG)."""
+    root = Path(root)
+    width, height = CELEBA_SIZE
+    for i, photo in enumerate(fake_photos(n, height, width, seed=30)):
+        _save(photo, root / "faces" / f"face_{i:02d}.jpg", quality=90)
+    for i, photo in enumerate(fake_photos(n, 64, 96, seed=31)):
+        _save(photo, root / "general" / f"photo_{i:02d}.png")
+    return root

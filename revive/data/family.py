@@ -17,9 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import albumentations as A
-import cv2
-
 from revive.data.art import ReducedImageFiles
 from revive.data.module import ImageDataModule
 from revive.errors import UserError
@@ -30,24 +27,12 @@ class NoColorTargetsError(UserError):
     """Raised when ``data=family`` is asked for training batches."""
 
 
-def aspect_preserving_transform(crop_size: int) -> A.Compose:
-    """Scale the short side to ``crop_size`` and cut the centre: a portrait stays a portrait
-    (the plain square resize used for the color sets would squash faces on 3:2 scans)."""
-    return A.Compose(
-        [
-            A.SmallestMaxSize(max_size=crop_size, interpolation=cv2.INTER_AREA),
-            A.CenterCrop(crop_size, crop_size),
-        ]
-    )
-
-
 class FamilyDataModule(ImageDataModule):
     """Every image under ``root`` (recursively), as the ``val`` and ``test`` split."""
 
     def __init__(self, root: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.root = Path(root).expanduser().absolute()
-        self.eval_tf = aspect_preserving_transform(self.crop_size)
 
     def check_layout(self) -> None:
         if not self.root.is_dir():

@@ -41,8 +41,17 @@ def train_transform(
 
 
 def eval_transform(crop_size: int = 256) -> A.Compose:
-    """Validation and test: a plain resize to ``crop_size`` so that metrics are repeatable."""
-    return A.Compose([A.Resize(crop_size, crop_size, interpolation=cv2.INTER_AREA)])
+    """Validation and test: the short side scaled to ``crop_size``, then the centre cut out.
+
+    Deterministic, so that metrics are repeatable, and the aspect ratio is kept: a square
+    resize would squash a portrait or a 3:2 scan, and the metrics would score squashed faces.
+    """
+    return A.Compose(
+        [
+            A.SmallestMaxSize(max_size=crop_size, interpolation=cv2.INTER_AREA),
+            A.CenterCrop(crop_size, crop_size),
+        ]
+    )
 
 
 def _transforms(dataset: Dataset) -> Iterator[A.Compose]:

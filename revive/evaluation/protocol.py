@@ -3,12 +3,15 @@ averages are printed and saved.
 
 Each kind of model has one evaluator that returns a per-image table; the model config's
 ``_target_`` picks it (:data:`EVALUATORS`). Averages are named ``test/<column>`` like the test
-metrics of training.
+metrics of training; a colorizer's gray baseline (columns ``gray_<metric>``) is named
+``gray/<metric>`` and printed beside the model's.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from rich.table import Table
 from revive.errors import UserError
 from revive.evaluation.denoisers import evaluate_denoiser
 from revive.hardware import resolve_device
-from revive.io import atomic_path
+from revive.io import atomic_path, save_image
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +67,96 @@ def evaluate_denoising(cfg: DictConfig) -> pd.DataFrame:
     )
 
 
+def evaluate_colorization(cfg: DictConfig) -> pd.DataFrame:
+    """``eval.py model=pix2pix``: each photo through predict.py's Restorer, scored against the
+    photo and against the gray baseline; ``sheet=PATH`` also writes a contact sheet."""
+    from revive.evaluation.colorizers import contact_sheet, evaluate_colorizer
+    from revive.evaluation.perceptual import optional_metrics
+    from revive.restore.restorer import load_restorer
+
+    test_dir, path = test_folder(cfg), weights_path(cfg)
+    restorer = load_restorer(path, device=str(cfg.device), render_size=int(cfg.render_size))
+    log.info(
+        "%s: %s colorizer on %s, render %d px, %s",
+        path.name,
+        restorer.space.name,
+        test_dir,
+        restorer.render_size,
+        restorer.device,
+    )
+    extra, fid, skipped = optional_metrics(cfg.get("metrics"), restorer.device)
+    for name, reason in skipped.items():
+        Console(soft_wrap=True).print(f"{name}: skipped ({reason})")
+    sheet_count = int(cfg.sheet_count) if cfg.get("sheet") else 0
+    table, rows = evaluate_colorizer(restorer, test_dir, sheet_count, extra=extra, fid=fid)
+    if fid is not None and not table.attrs.get("set_metrics"):
+        Console(soft_wrap=True).print("fid: skipped (fewer than 2 photos with truth)")
+    if rows:
+        dest = save_image(contact_sheet(rows), Path(str(cfg.sheet)).expanduser())
+        log.info("contact sheet (gray | revived | truth) written to %s", dest)
+    return table
+
+
 # The model config's _target_ -> the function that scores that kind of model.
 EVALUATORS: dict[str, Callable[[DictConfig], pd.DataFrame]] = {
     "revive.models.dncnn.DnCNNModule": evaluate_denoising,
+    "revive.models.pix2pix.Pix2Pix": evaluate_colorization,
 }
+# Per-image columns that describe the photo rather than score it.
+INFO_COLUMNS = ("width", "height", "truth")
+GRAY_PREFIX = "gray_"
 
 
 def averages(table: pd.DataFrame) -> dict[str, float]:
-    """``test/<column>`` means of every numeric column."""
-    return {f"test/{k}": float(v) for k, v in table.mean(numeric_only=True).items()}
+    """Means of every numeric score column: ``test/<column>``, and ``gray/<metric>`` for the
+    gray baseline's ``gray_<metric>``. Photos without a value (no truth) do not count.
+    Scores of the whole folder (FID) come from ``table.attrs["set_metrics"]``."""
+    scores = table.drop(columns=[c for c in INFO_COLUMNS if c in table.columns])
+    out = {}
+    for key, value in scores.mean(numeric_only=True).items():
+        name = f"gray/{key[len(GRAY_PREFIX) :]}" if key.startswith(GRAY_PREFIX) else f"test/{key}"
+        out[name] = float(value)
+    out.update(table.attrs.get("set_metrics", {}))
+    return out
+
+
+def print_against_gray(
+    metrics: dict[str, float], title: str, console: Console | None = None
+) -> None:
+    """metric | model | gray baseline | model - gray, for every metric both have."""
+    table = Table(title=title)
+    for name, justify in (("metric", "left"), ("model", "right"), ("gray baseline", "right")):
+        table.add_column(name, justify=justify)
+    table.add_column("model - gray", justify="right")
+    for name, value in metrics.items():
+        if not name.startswith("test/"):
+            continue
+        metric = name.removeprefix("test/")
+        gray = metrics.get(f"gray/{metric}", math.nan)
+        cells = [f"{v:.4f}" if not math.isnan(v) else "–" for v in (value, gray, value - gray)]
+        table.add_row(metric, *cells)
+    (console or Console()).print(table)
+
+
+def print_no_reference(table: pd.DataFrame, console: Console | None = None) -> None:
+    """Why photos had no truth, and the distribution of the output's colorfulness."""
+    console = console or Console(soft_wrap=True)
+    missing = table[~table["truth"]]
+    reasons = missing["note"].value_counts()
+    console.print(
+        f"no truth for {len(missing)} of {len(table)} photos: "
+        + "; ".join(f"{n} x {reason}" for reason, n in reasons.items())
+        + ". PSNR, SSIM and deltaE00 need the photo's own colors; only the output's "
+        "colorfulness is reported for these."
+    )
+    cf = missing["colorfulness"].describe(percentiles=[0.25, 0.5, 0.75])
+    out = Table(title="colorfulness of the outputs without truth (Hasler-Süsstrunk, 0-255)")
+    for name in ("count", "mean", "std", "min", "25%", "50%", "75%", "max"):
+        out.add_column(name, justify="right")
+    out.add_row(
+        *("–" if math.isnan(v) else f"{v:.{0 if k == 'count' else 2}f}" for k, v in cf.items())
+    )
+    console.print(out)
 
 
 def print_metrics(metrics: dict[str, float], title: str, console: Console | None = None) -> None:
@@ -92,6 +176,15 @@ def write_csv(table: pd.DataFrame, dest: str | Path) -> Path:
     return dest
 
 
+def write_json(metrics: dict[str, float], dest: str | Path) -> Path:
+    """The averages as JSON, written atomically (NaN as null: no value, e.g. no truth)."""
+    dest = Path(dest).expanduser()
+    clean = {k: (None if math.isnan(v) else v) for k, v in metrics.items()}
+    with atomic_path(dest) as tmp:
+        tmp.write_text(json.dumps(clean, indent=2) + "\n")
+    return dest
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Score the model of ``cfg`` on ``data.test_dir``; print, optionally save, return averages."""
     target = cfg.model.get("_target_")
@@ -100,7 +193,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise UserError(f"eval.py has no evaluator for model {target}; it evaluates: {known}")
     table = EVALUATORS[target](cfg)
     metrics = averages(table)
-    print_metrics(metrics, f"{Path(str(cfg.data.test_dir)).name}: {len(table)} images")
+    title = f"{Path(str(cfg.data.test_dir)).name}: {len(table)} images"
+    if "truth" in table.columns:
+        with_truth = int(table["truth"].sum())
+        print_against_gray(metrics, f"{title}, {with_truth} with truth")
+        if with_truth < len(table):
+            print_no_reference(table)
+    else:
+        print_metrics(metrics, title)
     if cfg.get("csv"):
         log.info("per-image metrics written to %s", write_csv(table, cfg.csv))
+    if cfg.get("json"):
+        log.info("averages written to %s", write_json(metrics, cfg.json))
     return metrics

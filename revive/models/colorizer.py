@@ -12,6 +12,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from torchmetrics.image import PeakSignalNoiseRatio
 
 from revive.color import ColorSpace, get_color_space
 from revive.evaluation.metrics import ColorfulnessGap, restoration_metrics
@@ -45,6 +46,8 @@ class ColorizerModule(L.LightningModule):
         self.memory_format = torch.contiguous_format
         self.val_metrics = restoration_metrics("val/")
         self.val_color = ColorfulnessGap()
+        # The floor: the same validation images left gray (L*, or the luma for RGB, no chroma).
+        self.val_gray_psnr = PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3))
         self.test_metrics = restoration_metrics("test/")
         self.test_color = ColorfulnessGap()
         self.panel: dict[str, torch.Tensor] = {}
@@ -87,17 +90,21 @@ class ColorizerModule(L.LightningModule):
             pred_rgb, true_rgb = self.space.to_rgb(x, fake.float()), self.space.to_rgb(x, y)
             metrics.update(pred_rgb, true_rgb)
             color.update(pred_rgb, true_rgb)
+            gray_rgb = self.space.gray_rgb(x).float() if stage == "val" else None
+            if gray_rgb is not None:
+                self.val_gray_psnr.update(gray_rgb, true_rgb)
         self.log_dict(metrics, on_epoch=True, batch_size=x.shape[0])
-        if stage == "val":
-            self._collect_panel(x, pred_rgb, true_rgb)
+        if gray_rgb is not None:
+            self.log("val/gray_psnr", self.val_gray_psnr, on_epoch=True, batch_size=x.shape[0])
+            self._collect_panel(gray_rgb, pred_rgb, true_rgb)
 
-    def _collect_panel(self, x, pred_rgb, true_rgb) -> None:
+    def _collect_panel(self, gray_rgb, pred_rgb, true_rgb) -> None:
         """Keep the first ``num_panels`` validation images (gray | prediction | truth)."""
         have = self.panel.get("pred", pred_rgb[:0]).shape[0]
         need = self.num_panels - have
         if need <= 0:
             return
-        rows = {"gray": self.space.gray_rgb(x), "pred": pred_rgb, "truth": true_rgb}
+        rows = {"gray": gray_rgb, "pred": pred_rgb, "truth": true_rgb}
         for key, value in rows.items():
             value = value[:need].detach().float().cpu()
             self.panel[key] = torch.cat([self.panel[key], value]) if key in self.panel else value

@@ -219,7 +219,26 @@ def _fit_and_test(cfg, trainer, model, datamodule, ckpt_path: str | None) -> dic
         best = "best" if _has_best(trainer) else None
         trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
         metrics.update(_floats(trainer.callback_metrics))
+    if cfg.get("test_dirs") and trainer.is_global_zero:
+        metrics.update(_score_test_dirs(cfg, trainer, model))
     return metrics
+
+
+def _score_test_dirs(cfg, trainer: L.Trainer, model: L.LightningModule) -> dict[str, float]:
+    """The colorizer scored on ``cfg.test_dirs`` by eval.py's protocol (against the gray
+    baseline), at the render size it was trained at: its best checkpoint, else the weights it
+    ends with (a run without checkpoints, e.g. ``fast_dev_run``)."""
+    from revive.evaluation.colorizers import score_checkpoint, score_folders
+    from revive.restore.restorer import Restorer
+
+    folders = {str(k): str(v) for k, v in cfg.test_dirs.items()}
+    device, render_size = str(trainer.strategy.root_device), int(cfg.data.crop_size)
+    if _has_best(trainer):
+        best = trainer.checkpoint_callback.best_model_path
+        log.info("scoring %s on %s", best, ", ".join(folders.values()))
+        return score_checkpoint(best, folders, device, render_size)
+    restorer = Restorer(model.generator, model.space, render_size=render_size, device=device)
+    return score_folders(restorer, folders)
 
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
