@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from revive.losses import GANLoss, gradient_penalty
+from revive.models.losses import GANLoss, gradient_penalty
 
 ZEROS = torch.zeros(1, 1, 2, 2)
 TWOS = torch.full((1, 1, 2, 2), 2.0)

@@ -11,7 +11,7 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
-from revive.losses import gradient_penalty
+from revive.models.losses import gradient_penalty
 from tests.tiny_runs import QUICK, TINY_PIX2PIX, image_folder
 
 

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
-from revive.losses import GANLoss
 from revive.models.colorizer import ColorizerModule, build_generator
 from revive.models.image_pool import ImagePool
+from revive.models.losses import GANLoss
 from revive.models.schedules import linear_decay
 from revive.nets import init_weights
 from revive.nets.build import DEFAULT_DISCRIMINATOR, NetSpec, build_net, net_config

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
-from revive.losses import GANLoss, gradient_penalty
 from revive.models.colorizer import ColorizerModule, build_generator
+from revive.models.losses import GANLoss, gradient_penalty
 from revive.models.schedules import linear_decay
 from revive.nets import init_weights
 from revive.nets.build import (

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from revive.losses import GANLoss, gradient_penalty
+from revive.models.losses import GANLoss, gradient_penalty
 from revive.models.pix2pix import Pix2Pix
 
 CRITIC_NORMS = ("layer", "instance", "none", "spectral")
