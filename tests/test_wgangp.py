@@ -12,6 +12,8 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from revive.models.losses import gradient_penalty
+from revive.restore import restore_paths
+from revive.weights.pix2pix import load_colorizer
 from tests.tiny_runs import QUICK, TINY_PIX2PIX, image_folder
 
 
@@ -88,3 +90,17 @@ def test_the_critic_cycle_survives_a_checkpoint(make_cfg):
     model.on_save_checkpoint(checkpoint)
     resumed.on_load_checkpoint(checkpoint)
     assert resumed.critic_steps == 13
+
+
+def test_predict_takes_a_wgangp_checkpoint(make_cfg, tmp_path):
+    torch.manual_seed(0)
+    model = instantiate(make_cfg("train", ["model=pix2pix_wgangp", *TINY_PIX2PIX]).model)
+    ckpt = tmp_path / "last.ckpt"
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, ckpt)
+    net, space = load_colorizer(ckpt)
+    x = torch.rand(1, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert space.name == "lab" and torch.equal(net(x), model.generator.eval()(x))
+    photos = image_folder(tmp_path / "in", n_train=1, n_val=0, size=40)
+    summary = restore_paths(photos, tmp_path / "out", ckpt, render_size=64, device="cpu")
+    assert len(summary.done) == 1
