@@ -133,3 +133,18 @@ def test_fast_dev_run_through_hydra(make_cfg, roots):
     cfg = mix_cfg(make_cfg, roots, ["celeba", "art", "colorization"], [0.5, 0.3, 0.2], *TINY_TRAIN)
     metrics = train(cfg)
     assert np.isfinite(metrics["train/g_l1"]) and 5 < metrics["val/psnr"] < 60
+
+
+def test_a_source_root_shorthand_sets_that_sources_folder(make_cfg, tmp_path):
+    """``data.<source>_root`` (e.g. faces_landscapes_lab's ``data.landscapes_root``)."""
+    folder = make_folder(tmp_path / "landscapes")
+    cfg = make_cfg(
+        "train",
+        ["experiment=faces_landscapes_lab", f"data.landscapes_root={folder}"]
+        + [f"data.roots.celeba={make_celeba(tmp_path / 'celeba')}"],
+    )
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    assert str(datamodule.modules["landscapes"].root) == str(folder)
+    with pytest.raises(InstantiationException, match="not in data.sources"):
+        instantiate(cfg.data, art_root=str(folder))

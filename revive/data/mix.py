@@ -94,7 +94,11 @@ def _root_of(roots: Mapping[str, Any] | None, name: str) -> str | None:
 
 
 class MixDataModule(ImageDataModule):
-    """Sources built from their own data configs (``options``), with roots from ``roots``."""
+    """Sources built from their own data configs (``options``), with roots from ``roots``.
+
+    ``<source>_root=PATH`` (e.g. ``data.landscapes_root``) is a shorthand for
+    ``roots.<source>=PATH`` and wins over it.
+    """
 
     def __init__(
         self,
@@ -105,6 +109,10 @@ class MixDataModule(ImageDataModule):
         epoch_length: int | None = None,
         **kwargs: Any,
     ) -> None:
+        named = {k[: -len("_root")]: kwargs.pop(k) for k in list(kwargs) if k.endswith("_root")}
+        for name in named:
+            if name not in sources:
+                raise UserError(f"data.{name}_root is set but {name!r} is not in data.sources")
         super().__init__(**kwargs)
         sources, weights = list(sources), [float(w) for w in weights]
         if not sources:
@@ -139,7 +147,9 @@ class MixDataModule(ImageDataModule):
             "seed": self.seed,
         }
         self.modules = {
-            name: self._build_source(name, options[name], _root_of(roots, name), shared)
+            name: self._build_source(
+                name, options[name], named.get(name) or _root_of(roots, name), shared
+            )
             for name in sources
         }
         self.sampler: WeightedEpochSampler | None = None

@@ -101,6 +101,8 @@ def evaluate_colorization(cfg: DictConfig) -> pd.DataFrame:
 EVALUATORS: dict[str, Callable[[DictConfig], pd.DataFrame]] = {
     "revive.models.dncnn.DnCNNModule": evaluate_denoising,
     "revive.models.pix2pix.Pix2Pix": evaluate_colorization,
+    "revive.models.pix2pix_wgangp.Pix2PixWGANGP": evaluate_colorization,
+    "revive.models.cyclegan.CycleGAN": evaluate_colorization,
 }
 # Per-image columns that describe the photo rather than score it.
 INFO_COLUMNS = ("width", "height", "truth")
