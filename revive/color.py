@@ -240,3 +240,9 @@ def lab_to_rgb_uint8(lab: np.ndarray) -> np.ndarray:
     """float LAB [H, W, 3] (L in [0, 100]) -> uint8 sRGB [H, W, 3], out-of-gamut colors clipped."""
     rgb = cv2.cvtColor(np.ascontiguousarray(lab, np.float32), cv2.COLOR_Lab2RGB)
     return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def luminance_pt(rgb: torch.Tensor) -> torch.Tensor:
+    """:func:`luminance` for tensors: sRGB [B, 3, H, W] in [0, 1] -> gray [B, 1, H, W] of equal Y."""
+    w = rgb.new_tensor(LUMINANCE_WEIGHTS).view(1, 3, 1, 1)
+    return linear_to_srgb_pt((srgb_to_linear_pt(rgb.clamp(0.0, 1.0)) * w).sum(1, keepdim=True))

@@ -202,7 +202,9 @@ def test_dncnn_learns_the_loader_s_degradation():
 
 @pytest.mark.parametrize("data", ["samples", "celeba", "colorization", "art", "folder", "mix"])
 def test_the_override_works_for_every_image_data_config(make_cfg, data):
-    cfg = make_cfg("train", [f"data={data}", "data.degrade=old_photo", "data.degradations.jpeg.p=1"])
+    cfg = make_cfg(
+        "train", [f"data={data}", "data.degrade=old_photo", "data.degradations.jpeg.p=1"]
+    )
     assert cfg.data.degrade == "old_photo" and cfg.data.degradations.jpeg.p == 1
 
 

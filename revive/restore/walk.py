@@ -88,6 +88,7 @@ class RestoreSummary:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    upscaled: str | None = None  # how the super-resolution stage ran, when there was one
 
     @property
     def ok(self) -> bool:
@@ -98,6 +99,8 @@ class RestoreSummary:
             f"revived {len(self.done)}, skipped {len(self.skipped)}, failed {len(self.failed)}"
             f" ({len(self.written)} files written)"
         ]
+        if self.upscaled:
+            lines.append(f"  {self.upscaled}")
         lines += [f"  skipped {path}: {reason}" for path, reason in self.skipped]
         lines += [f"  FAILED  {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
@@ -136,6 +139,11 @@ def write_outputs(job: Job, revived: np.ndarray, before: np.ndarray, overwrite: 
 def _read(job: Job, restorer: Restorer, compare_max_side: int) -> _Pending:
     img = open_image(job.source)
     try:
+        restorer.check_size(img.height, img.width)  # from the header: before decoding
+    except ValueError:
+        img.close()
+        raise
+    try:
         size = compare_size(img.height, img.width, compare_max_side)
         before = preview_rgb(img, size)
         gray = torch.from_numpy(image_luminance(img))
@@ -144,6 +152,7 @@ def _read(job: Job, restorer: Restorer, compare_max_side: int) -> _Pending:
     finally:
         img.close()
     gray = restorer.denoise(gray, desc=f"denoising {job.source.name}")
+    gray = restorer.upscale(gray, desc=f"upscaling {job.source.name}")
     canvas, box = restorer.render(gray)
     return _Pending(job, gray, canvas, box, before)
 
@@ -204,6 +213,10 @@ def restore_paths(
     compare_max_side: int = 2048,
     precision: str = "auto",
     progress: bool = True,
+    upscaler: str | os.PathLike | None = None,
+    upscale_tile_size: int = 192,
+    upscale_overlap: int = 16,
+    upscale_max_pixels: int | None = None,
 ) -> RestoreSummary:
     """Revive a photo or a folder of photos (recursively) into ``output``, mirroring its tree.
 
@@ -212,6 +225,9 @@ def restore_paths(
     summary and the run goes on. ``max_pixels`` is PIL's decompression-bomb limit (``None``:
     PIL's default of 89,478,485). ``batch_size`` photos are colorized together on the device.
     ``precision`` is the denoiser's (:func:`revive.restore.forward.inference_dtype`).
+    ``upscaler`` (SR weights that spandrel reads) upscales the denoised luminance in tiles of
+    ``upscale_tile_size`` with ``upscale_overlap`` pixels of context; a photo whose output would
+    exceed ``upscale_max_pixels`` is refused before it is decoded.
     """
     if batch_size < 1 or compare_max_side < 1:
         raise SetupError("batch_size and compare_max_side must be positive")
@@ -226,6 +242,10 @@ def restore_paths(
         render_size=render_size,
         tile_size=tile_size,
         precision=precision,
+        upscaler=upscaler,
+        upscale_tile_size=upscale_tile_size,
+        upscale_overlap=upscale_overlap,
+        upscale_max_pixels=upscale_max_pixels,
     )
     log.info(
         "reviving %d file(s) from %s into %s on %s (%s colorizer, render %d px%s)",
@@ -239,7 +259,7 @@ def restore_paths(
     )
     if not jobs:
         log.warning("no images under %s (looked for %s)", input, ", ".join(IMAGE_EXTENSIONS))
-    summary = RestoreSummary()
+    summary = RestoreSummary(upscaled=None if restorer.upscaler is None else str(restorer.upscaler))
     for path, reason in listing_errors:
         _record_failure(summary, path, RuntimeError(reason))
 
