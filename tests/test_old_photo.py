@@ -245,3 +245,14 @@ def test_dncnn_trains_one_batch_on_degraded_patches(make_cfg, tmp_path):
         "+trainer.fast_dev_run=true",
     ]
     assert math.isfinite(train(make_cfg("train", overrides))["val/psnr"])
+
+
+def test_the_degraded_data_benchmark_runs():
+    from revive.bench import data
+    from revive.bench.suite import BENCHMARKS
+
+    assert "data_old_photo" in BENCHMARKS
+    overrides = ["data.train_samples=8", "data.degrade=old_photo"]
+    result = data.measure_loader("samples", overrides, batch_size=2, steps=2, warmup=1)
+    assert result["samples_per_s"] > 0
+    assert result["sample"] == "rgb [3, 256, 256] + degraded input"

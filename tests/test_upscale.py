@@ -284,3 +284,21 @@ def test_6mp_scan_upscaled_x4_stays_under_3gb(tmp_path, colorizer):
     assert report["ok"] and report["peak_rss_mib"] < 3 * 1024
     with Image.open(tmp_path / "out" / "scan_revived.png") as img:
         assert img.size == (12000, 8000)
+
+
+@pytest.mark.slow
+def test_the_upscale_benchmark_revives_a_scan(tmp_path):
+    from revive.bench import revival, upscale
+    from revive.bench.suite import BENCHMARKS
+
+    assert "revive_upscale" in BENCHMARKS
+    revival.write_scan(tmp_path / "scan.jpg", megapixels=0.01)
+    colorizer, _ = revival.write_weights(tmp_path)
+    weights = upscale.write_upscaler(tmp_path / "x4.pth", filters=4, blocks=1)
+    result = upscale.measure_upscale(
+        str(tmp_path / "scan.jpg"), str(tmp_path / "out"), str(colorizer), str(weights)
+    )
+    assert result["seconds"] > 0
+    (revived,) = (tmp_path / "out").glob("*_revived.png")
+    with Image.open(revived) as img, Image.open(tmp_path / "scan.jpg") as scan:
+        assert img.size == (4 * scan.width, 4 * scan.height)
