@@ -256,3 +256,19 @@ def test_the_degraded_data_benchmark_runs():
     result = data.measure_loader("samples", overrides, batch_size=2, steps=2, warmup=1)
     assert result["samples_per_s"] > 0
     assert result["sample"] == "rgb [3, 256, 256] + degraded input"
+
+
+def test_inspect_draws_clean_and_degraded_rows(tmp_path, capsys):
+    from PIL import Image
+
+    from revive.data.inspect import main
+
+    out = tmp_path / "sheet.png"
+    args = ["data.degrade=old_photo", "data.load_size=40", "data.crop_size=32"]
+    main([*args, "--samples", "4", "--columns", "4", "--out", str(out)])
+    assert "gray and degraded gray below color" in capsys.readouterr().out
+    sheet = np.asarray(Image.open(out)).astype(int)
+    assert sheet.shape == (3 * 32 + 4 * 4, 4 * 32 + 5 * 4, 3)  # color, gray, degraded gray
+    gray, degraded = sheet[40:72, 4:-4], sheet[76:108, 4:-4]
+    assert np.abs(degraded[..., 0] - degraded[..., 2]).max() <= 1  # shown as the network's gray
+    assert np.abs(gray - degraded).mean() > 1  # and unlike the clean gray
