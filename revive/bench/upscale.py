@@ -4,8 +4,9 @@ Two records, each run by :func:`revive.restore.restore_paths` in a fresh process
 ``conf/predict.yaml``'s defaults (tiles of 192 px, 16 px of overlap) and random weights in the
 official layouts (speed and memory do not depend on the values; nothing is downloaded):
 
-- a 6 MP scan (3000x2000 JPEG) upscaled x4 to 96 MP by a thin RRDBNet (16 filters, 1 block):
-  the memory of the pipeline's full-size buffers, and its time apart from the network;
+- a 6 MP scan (3000x2000 JPEG) upscaled x4 to 96 MP by a thin Real-ESRGAN Compact (SRVGGNet,
+  8 features, 2 convolutions): the memory of the pipeline's full-size buffers, and its time
+  with a cheap network;
 - a small scan upscaled x4 by the full Real-ESRGAN RRDBNet (64 filters, 23 blocks): its
   speed per input megapixel on this machine (a 6 MP scan takes about 6 MP / that speed).
 """
@@ -23,15 +24,19 @@ from revive.bench.common import Runs, run_isolated
 from revive.bench.revival import write_scan, write_weights
 
 TARGET = "revive.bench.upscale"
-NETWORKS = {"thin RRDBNet": (16, 1), "Real-ESRGAN RRDBNet": (64, 23)}  # (filters, blocks)
+NETWORKS = ("thin Compact", "Real-ESRGAN RRDBNet")
 
 
-def write_upscaler(path: Path, filters: int, blocks: int) -> Path:
-    """An ESRGAN/Real-ESRGAN x4 RRDBNet state dict with random weights."""
+def write_upscaler(path: Path, network: str) -> Path:
+    """A x4 state dict with random weights: a thin Compact, or the full x4plus RRDBNet."""
+    from spandrel.architectures.Compact import Compact
     from spandrel.architectures.ESRGAN import ESRGAN as RRDBNet
 
     torch.manual_seed(0)
-    net = RRDBNet(in_nc=3, out_nc=3, num_filters=filters, num_blocks=blocks, scale=4)
+    if network == "thin Compact":
+        net = Compact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=4)
+    else:
+        net = RRDBNet(in_nc=3, out_nc=3, num_filters=64, num_blocks=23, scale=4)
     torch.save(net.state_dict(), path)
     return path
 
@@ -54,18 +59,18 @@ def revive_upscale(megapixels: float = 6.0, repeats: int = 1) -> list[dict[str, 
         root = Path(tmp)
         colorizer, _ = write_weights(root)
         # The full network costs about 36 TFLOP per input megapixel: a small scan is enough.
-        sizes = {"thin RRDBNet": megapixels, "Real-ESRGAN RRDBNet": 0.05}
-        for label, (filters, blocks) in NETWORKS.items():
-            weights = write_upscaler(root / f"x4_{filters}_{blocks}.pth", filters, blocks)
-            scan = root / f"scan_{filters}.jpg"
+        sizes = {"thin Compact": megapixels, "Real-ESRGAN RRDBNet": 0.05}
+        for i, label in enumerate(NETWORKS):
+            weights = write_upscaler(root / f"x4_{i}.pth", label)
+            scan = root / f"scan_{i}.jpg"
             height, width = write_scan(scan, sizes[label])
             runs = Runs()
-            for i in range(repeats):
+            for r in range(repeats):
                 runs.runs.append(
                     run_isolated(
                         f"{TARGET}:measure_upscale",
                         scan=str(scan),
-                        output=str(root / f"out_{filters}_{i}"),
+                        output=str(root / f"out_{label}_{r}"),
                         colorizer=str(colorizer),
                         upscaler=str(weights),
                     )
