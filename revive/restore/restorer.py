@@ -2,7 +2,8 @@
 -> merge.
 
 :class:`Restorer` holds a colorizer (and optionally a gray DnCNN) on its device and turns one
-full-resolution luminance into a colorized uint8 RGB photo of the same size:
+full-resolution luminance into a colorized uint8 RGB photo of the same size (``scale`` times
+larger with a super-resolution network):
 
 1. the optional DnCNN denoises the luminance at full resolution, in overlapping tiles
    (:mod:`revive.restore.tiling`, forward passes from :mod:`revive.restore.forward`);
