@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import cv2
 import kornia.color as kc
 import numpy as np
 import torch
@@ -114,6 +115,12 @@ def batch_lab(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
     return kc.rgb_to_lab(batch_rgb(batch))
 
 
+def input_batch(batch: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+    """What a colorizer's input comes from: the ``degraded`` copy when the batch has one
+    (``data.degrade``), else the batch itself; the target always comes from the clean image."""
+    return {"rgb": batch["degraded"]} if "degraded" in batch else batch
+
+
 def luma(rgb: torch.Tensor) -> torch.Tensor:
     """ITU-R 601 gray [B,1,H,W] in [0,1] from RGB [B,3,H,W] in [0,1]."""
     w = rgb.new_tensor(LUMA).view(1, 3, 1, 1)
@@ -184,7 +191,8 @@ class LabSpace(ColorSpace):
 
     def split(self, batch):
         lab = batch_lab(batch)
-        return lab[:, :1] / L_SCALE - L_SHIFT, lab[:, 1:] / AB_SCALE
+        light = batch_lab(input_batch(batch))[:, :1] if "degraded" in batch else lab[:, :1]
+        return light / L_SCALE - L_SHIFT, lab[:, 1:] / AB_SCALE
 
     def input_from_gray(self, gray):
         # A gray pixel's L is the L of the equal-RGB color; kornia computes it exactly.
@@ -205,7 +213,8 @@ class RgbSpace(ColorSpace):
 
     def split(self, batch):
         rgb = batch_rgb(batch)
-        return luma(rgb) * 2 - 1, rgb * 2 - 1
+        gray = luma(batch_rgb(input_batch(batch))) if "degraded" in batch else luma(rgb)
+        return gray * 2 - 1, rgb * 2 - 1
 
     def input_from_gray(self, gray):
         return gray * 2 - 1
@@ -225,3 +234,15 @@ def get_color_space(name: str) -> ColorSpace:
         raise ValueError(
             f"unknown color space {name!r}; expected one of {sorted(COLOR_SPACES)}"
         ) from None
+
+
+def lab_to_rgb_uint8(lab: np.ndarray) -> np.ndarray:
+    """float LAB [H, W, 3] (L in [0, 100]) -> uint8 sRGB [H, W, 3], out-of-gamut colors clipped."""
+    rgb = cv2.cvtColor(np.ascontiguousarray(lab, np.float32), cv2.COLOR_Lab2RGB)
+    return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def luminance_pt(rgb: torch.Tensor) -> torch.Tensor:
+    """:func:`luminance` for tensors: sRGB [B, 3, H, W] in [0, 1] -> gray [B, 1, H, W] of equal Y."""
+    w = rgb.new_tensor(LUMINANCE_WEIGHTS).view(1, 3, 1, 1)
+    return linear_to_srgb_pt((srgb_to_linear_pt(rgb.clamp(0.0, 1.0)) * w).sum(1, keepdim=True))

@@ -9,7 +9,8 @@ folder first:
 - ``art``: paintings of varied sizes (200 to 1000 px a side) in ``dataset_updated/``;
 - ``folder``: 1200x900 photos in a tree (split into train and val by the datamodule);
 - ``mix``: its default sources (celeba and art) over the two folders above;
-- ``samples``: scikit-image's bundled photos (nothing to write).
+- ``samples``: scikit-image's bundled photos (nothing to write); ``data_old_photo`` is the same
+  with ``data.degrade=old_photo`` (every old-photo degradation, as configured).
 
 The timed loop reads ``train_dataloader()`` with ``num_workers=1``: the samples/s of one worker,
 its inter-process hand-over included. Images are smooth random fields with grain, so that JPEG
@@ -19,6 +20,7 @@ files have realistic sizes and decoding costs.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,19 +85,26 @@ def measure_loader(
     clock.stop()
     del loader  # joins the worker, so that its peak RSS is counted below
     key = "rgb" if "rgb" in batch else "lab"
+    degraded = " + degraded input" if "degraded" in batch else ""
     return {
         "samples_per_s": steps * batch_size / clock.seconds,
-        "sample": f"{key} {list(batch[key].shape[1:])}",
+        "sample": f"{key} {list(batch[key].shape[1:])}{degraded}",
         "worker_peak_rss_mb": round(peak_rss_mb(children=True), 1),
     }
 
 
 def data_benchmark(
-    name: str, batch_size: int = 1, steps: int = 48, warmup: int = 4, repeats: int = 1
+    name: str,
+    batch_size: int = 1,
+    steps: int = 48,
+    warmup: int = 4,
+    repeats: int = 1,
+    extra: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
+    """``extra`` overrides make a variant: ``data.degrade=old_photo`` is ``data_old_photo``."""
     runs = Runs()
     with tempfile.TemporaryDirectory(prefix=f"revive-bench-{name}-") as tmp:
-        overrides = prepare(name, Path(tmp), (warmup + steps) * batch_size + 8)
+        overrides = prepare(name, Path(tmp), (warmup + steps) * batch_size + 8) + list(extra)
         for _ in range(repeats):
             runs.runs.append(
                 run_isolated(
@@ -109,7 +118,7 @@ def data_benchmark(
             )
     return [
         {
-            "name": f"data_{name}",
+            "name": "data_old_photo" if "data.degrade=old_photo" in extra else f"data_{name}",
             "metric": "samples_per_s",
             "batch_size": batch_size,
             "workers": 1,

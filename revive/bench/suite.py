@@ -55,10 +55,24 @@ def _onnx_infer(args: argparse.Namespace) -> Records:
     return onnx.onnx_infer(**_given(args, "batch_size", "steps", "warmup", "repeats"))
 
 
+def _revive_upscale(args: argparse.Namespace) -> Records:
+    from revive.bench import upscale
+
+    return upscale.revive_upscale(**_given(args, "repeats"))
+
+
 def _data(name: str, args: argparse.Namespace) -> Records:
     from revive.bench import data
 
     return data.data_benchmark(name, **_given(args, "batch_size", "steps", "warmup", "repeats"))
+
+
+def _data_old_photo(args: argparse.Namespace) -> Records:
+    """The bundled samples at 256^2 with every old-photo degradation drawn as configured."""
+    from revive.bench import data
+
+    kwargs = _given(args, "batch_size", "steps", "warmup", "repeats")
+    return data.data_benchmark("samples", extra=["data.degrade=old_photo"], **kwargs)
 
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Records]] = {
@@ -67,7 +81,9 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Records]] = {
     "dncnn_infer": _dncnn_infer,
     "revive_24mp": _revive_24mp,
     "onnx_infer": _onnx_infer,
+    "revive_upscale": _revive_upscale,
     **{f"data_{name}": functools.partial(_data, name) for name in DATASETS},
+    "data_old_photo": _data_old_photo,
 }
 
 

@@ -10,8 +10,9 @@ device, by the LightningModule.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -21,6 +22,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from revive.color import luma_uint8
 from revive.data.module import resolve_pin_memory
+from revive.data.old_photo import DegradedInputs, degradation
+from revive.data.transforms import seed_worker
 from revive.errors import UserError
 from revive.io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_rgb
 
@@ -140,6 +143,9 @@ class DenoiseDataModule(L.LightningDataModule):
         num_workers: int = 2,
         pin_memory: bool | str = "auto",
         persistent_workers: bool = True,
+        seed: int = 0,
+        degrade: str | None = None,
+        degradations: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         if channels not in (1, 3):
@@ -151,6 +157,8 @@ class DenoiseDataModule(L.LightningDataModule):
         self.pin_memory = resolve_pin_memory(pin_memory)
         self.persistent_workers = persistent_workers and num_workers > 0
         self.datasets: dict[str, Dataset] = {}
+        # data.degrade=old_photo: patches gain a degraded copy (``noisy``) to learn to clean.
+        self.degrade_tf = degradation(degrade, degradations, seed, channels)
 
     def prepare_data(self) -> None:
         self.check_layout()
@@ -182,8 +190,12 @@ class DenoiseDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         self.check_layout()
         if stage in (None, "fit") and "train" not in self.datasets:
-            self.datasets["train"] = PatchDataset(
+            patches = PatchDataset(
                 self.load_training_images(), self.patch_size, self.stride, self.scales
+            )
+            degraded = self.degrade_tf is not None
+            self.datasets["train"] = (
+                DegradedInputs(patches, self.degrade_tf) if degraded else patches
             )
         if "val" not in self.datasets:
             paths = image_folder(self.val_dir, "data.val_dir")
@@ -201,6 +213,10 @@ class DenoiseDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,
             drop_last=shuffle and len(self.datasets[split]) > batch_size,
+            # reseeds the degradation pipeline in each worker (it keeps its own generator)
+            worker_init_fn=seed_worker
+            if self.degrade_tf is not None and self.num_workers
+            else None,
         )
 
     def train_dataloader(self) -> DataLoader:

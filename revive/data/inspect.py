@@ -5,7 +5,9 @@
 
 Positional arguments are Hydra overrides of the training config (``conf/train.yaml``), so any
 ``data.*`` setting that ``train.py`` accepts works here. The sheet shows each sample in color
-(the target) with its gray version (the network's input) below it.
+(the target) with its gray version (the network's input) below it. With ``data.degrade=old_photo``
+each sample has three rows: the clean color target, its clean gray, and the degraded gray that
+the network is given instead.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 
-from revive.color import batch_rgb, luma
+from revive.color import batch_rgb, input_batch, luma
 from revive.config import compose
 from revive.data.module import ImageDataModule
 from revive.errors import user_errors
@@ -29,13 +31,17 @@ from revive.visual import grid, to_uint8
 
 
 def contact_sheet(samples: Sequence[dict[str, torch.Tensor]], columns: int = 8) -> np.ndarray:
-    """Rows of color samples, each followed by a row of the same samples in gray."""
-    rgb = torch.stack([batch_rgb({k: v[None] for k, v in s.items()})[0] for s in samples])
-    gray = luma(rgb[:, :3]).expand(-1, 3, -1, -1)
+    """Rows of color samples, each followed by a row of the same samples in gray, and by a row
+    of the degraded gray inputs when the samples carry them (``data.degrade``)."""
+    batches = [{k: v[None] for k, v in s.items()} for s in samples]
+    rgb = torch.stack([batch_rgb(b)[0] for b in batches])
+    shown = [rgb, luma(rgb[:, :3]).expand(-1, 3, -1, -1)]
+    if all("degraded" in s for s in samples):
+        inputs = torch.cat([batch_rgb(input_batch(b)) for b in batches])
+        shown.append(luma(inputs).expand(-1, 3, -1, -1))
     rows = []
     for start in range(0, len(samples), columns):
-        rows.append([to_uint8(img) for img in rgb[start : start + columns]])
-        rows.append([to_uint8(img) for img in gray[start : start + columns]])
+        rows += [[to_uint8(img) for img in images[start : start + columns]] for images in shown]
     return grid(rows)
 
 
@@ -116,7 +122,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     else:
         out = args.out
     save_image(contact_sheet(samples, args.columns), out)
-    print(f"wrote {out} ({len(samples)} {split} samples after augmentation, gray below color)")
+    rows = "gray and degraded gray" if "degraded" in samples[0] else "gray"
+    print(f"wrote {out} ({len(samples)} {split} samples after augmentation, {rows} below color)")
     return out
 
 

@@ -188,7 +188,7 @@ class MixDataModule(ImageDataModule):
         for split in SPLITS:
             parts = [self._split_of(m, split) for m in self.modules.values()]
             if split == "train":
-                self.datasets[split] = ConcatDataset(parts)
+                self.datasets[split] = self.degraded(ConcatDataset(parts))
                 sizes = [len(p) for p in parts]
                 length = self.epoch_length or sum(sizes)
                 self.sampler = WeightedEpochSampler(sizes, self.weights, length, self.seed)

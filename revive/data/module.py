@@ -6,13 +6,14 @@ early, naming the expected paths) and ``make_dataset`` (one split).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from revive.data.old_photo import DegradedInputs, degradation
 from revive.data.transforms import eval_transform, seed_worker, train_transform
 from revive.errors import UserError
 
@@ -44,6 +45,8 @@ class ImageDataModule(L.LightningDataModule):
         flip: bool = True,
         random_resized_crop: Sequence[float] | None = None,
         seed: int = 0,
+        degrade: str | None = None,
+        degradations: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         self.batch_size = batch_size
@@ -55,6 +58,8 @@ class ImageDataModule(L.LightningDataModule):
         self.flip, self.random_resized_crop = flip, random_resized_crop
         self.train_tf = train_transform(load_size, crop_size, flip, random_resized_crop, seed)
         self.eval_tf = eval_transform(crop_size)
+        # data.degrade=old_photo: training inputs look like old scans; targets stay clean.
+        self.degrade_tf = degradation(degrade, degradations, seed)
         self.datasets: dict[str, Dataset] = {}
 
     # -- to implement per layout -------------------------------------------------------------
@@ -76,7 +81,11 @@ class ImageDataModule(L.LightningDataModule):
         for split in SPLITS:
             ds = self.make_dataset(split, self.train_tf if split == "train" else self.eval_tf)
             if ds is not None:
-                self.datasets[split] = ds
+                self.datasets[split] = self.degraded(ds) if split == "train" else ds
+
+    def degraded(self, dataset: Dataset) -> Dataset:
+        """The training set with a degraded copy of each input, when ``degrade`` is set."""
+        return dataset if self.degrade_tf is None else DegradedInputs(dataset, self.degrade_tf)
 
     def split_sizes(self) -> dict[str, int]:
         """Number of samples per split, for ``revive.data.inspect`` and logs."""

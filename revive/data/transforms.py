@@ -61,8 +61,12 @@ def _transforms(dataset: Dataset) -> Iterator[A.Compose]:
             yield from _transforms(part)
     elif isinstance(dataset, Subset):
         yield from _transforms(dataset.dataset)
-    elif isinstance(getattr(dataset, "transform", None), A.Compose):
-        yield dataset.transform
+    else:
+        if isinstance(getattr(dataset, "transform", None), A.Compose):
+            yield dataset.transform
+        inner = getattr(dataset, "dataset", None)  # a wrapper, e.g. DegradedInputs
+        if isinstance(inner, Dataset):
+            yield from _transforms(inner)
 
 
 def seed_worker(worker_id: int) -> None:

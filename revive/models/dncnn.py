@@ -71,7 +71,10 @@ class DnCNNModule(L.LightningModule):
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         clean = batch["clean"]
-        noise = gaussian_noise(clean, self.training_sigmas(clean))
+        if "noisy" in batch:  # data.degrade=old_photo: grain, noise and JPEG drawn by the loader
+            noise = batch["noisy"] - clean
+        else:
+            noise = gaussian_noise(clean, self.training_sigmas(clean))
         residual = self.net.residual(clean + noise)
         loss = F.mse_loss(residual, noise, reduction="sum") / (2 * clean.shape[0])
         self.log("train/loss", loss, prog_bar=True, batch_size=clean.shape[0])

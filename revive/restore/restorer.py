@@ -1,10 +1,13 @@
-"""The networks that restore a photo, loaded and ready: denoise -> render -> colorize -> merge.
+"""The networks that restore a photo, loaded and ready: denoise -> upscale -> render -> colorize
+-> merge.
 
 :class:`Restorer` holds a colorizer (and optionally a gray DnCNN) on its device and turns one
-full-resolution luminance into a colorized uint8 RGB photo of the same size:
+full-resolution luminance into a colorized uint8 RGB photo of the same size (``scale`` times
+larger with a super-resolution network):
 
 1. the optional DnCNN denoises the luminance at full resolution, in overlapping tiles
    (:mod:`revive.restore.tiling`, forward passes from :mod:`revive.restore.forward`);
+   then the optional super-resolution network upscales it (:mod:`revive.restore.upscale`);
 2. the colorizer sees it on a square canvas at ``render_size`` (:mod:`revive.restore.canvas`);
 3. only the predicted chroma returns to full resolution, applied to the luminance, so the output
    has the input's exact size and detail, and (without a denoiser) its luminance within 1/255.
@@ -30,6 +33,7 @@ from revive.hardware import resolve_device
 from revive.restore.canvas import Canvas, fit_canvas, merge_chroma, mirror_indices
 from revive.restore.forward import denoising_forward, inference_dtype
 from revive.restore.tiling import receptive_radius, run_tiled
+from revive.restore.upscale import Upscaler
 from revive.weights.onnx import OnnxNetwork
 
 
@@ -66,6 +70,7 @@ class Restorer:
         device: str | torch.device = "cpu",
         tile_size: int = 512,
         precision: str = "auto",
+        upscaler: Upscaler | None = None,
     ) -> None:
         if render_size < 1 or tile_size < 1:
             raise SetupError(
@@ -77,6 +82,7 @@ class Restorer:
         self.multiple = int(getattr(colorizer, "size_multiple", 1))
         self.render_size, self.tile_size = render_size, tile_size
         self.denoiser = None if denoiser is None else prepare_denoiser(denoiser).to(self.device)
+        self.upscaler = upscaler
         try:
             self.denoise_dtype = inference_dtype(str(precision), self.device)
         except ValueError as e:
@@ -121,6 +127,15 @@ class Restorer:
         )[0]
         return out.clamp_(0.0, 1.0)
 
+    def check_size(self, height: int, width: int) -> None:
+        """Refuse a photo before any work when its output would be over the upscaler's cap."""
+        if self.upscaler is not None:
+            self.upscaler.check_size(height, width)
+
+    def upscale(self, gray: torch.Tensor, desc: str | None = None) -> torch.Tensor:
+        """Gray [H, W] -> [scale*H, scale*W] by the super-resolution network (if any)."""
+        return gray if self.upscaler is None else self.upscaler(gray, desc=desc)
+
     @torch.inference_mode()
     def render(self, gray: torch.Tensor) -> tuple[torch.Tensor, Canvas]:
         """The colorizer's view of a full-resolution gray [H, W]: a [1, side, side] canvas."""
@@ -148,7 +163,7 @@ class Restorer:
 
     def restore(self, gray: torch.Tensor) -> np.ndarray:
         """One full-resolution gray [H, W] -> uint8 RGB [H, W, 3]: all steps, no files."""
-        gray = self.denoise(gray)
+        gray = self.upscale(self.denoise(gray))
         canvas, box = self.render(gray)
         return self.merge(gray, self.colorize(canvas[None])[0], box)
 
@@ -161,9 +176,13 @@ def load_restorer(
     denoiser: str | os.PathLike | None = None,
     device: str = "auto",
     backend: str = "torch",
+    upscaler: str | os.PathLike | None = None,
+    upscale_tile_size: int = 192,
+    upscale_overlap: int = 16,
+    upscale_max_pixels: int | None = None,
     **kwargs,
 ) -> Restorer:
-    """Load both networks; every problem becomes one SetupError that names the argument.
+    """Load the networks; every problem becomes one SetupError that names the argument.
 
     ``backend="onnx"`` runs ``.onnx`` exports (:mod:`revive.weights.onnx`) with onnxruntime;
     everything around the networks stays the same.
@@ -199,4 +218,18 @@ def load_restorer(
             noise_net = prepare_denoiser(load_denoiser(denoiser, **load_kwargs))
         except (OSError, ValueError) as e:
             raise SetupError(f"denoiser={denoiser}: {e}") from e
-    return Restorer(net, space, noise_net, device=torch_device, **kwargs)
+    sr = None
+    if upscaler is not None:
+        from revive.weights.upscaler import load_upscaler
+
+        try:
+            sr = Upscaler(
+                load_upscaler(upscaler),
+                torch_device,
+                upscale_tile_size,
+                upscale_overlap,
+                upscale_max_pixels,
+            )
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
+            raise SetupError(f"upscaler={upscaler}: {e}") from e
+    return Restorer(net, space, noise_net, device=torch_device, upscaler=sr, **kwargs)

@@ -57,15 +57,18 @@ def run_tiled(
     device: torch.device | str = "cpu",
     out_channels: int | None = None,
     desc: str | None = None,
+    scale: int = 1,
 ) -> torch.Tensor:
     """``fn`` over a [C, H, W] image in tiles of ``tile`` pixels; the result stays on the CPU.
 
-    ``fn`` maps [1, C, h, w] to [1, C', h, w] on ``device``; only one window lives there at a time.
-    A progress bar (``desc``) appears when there are more than a few tiles.
+    ``fn`` maps [1, C, h, w] to [1, C', scale * h, scale * w] on ``device`` (``scale`` > 1 for
+    super-resolution); only one window lives there at a time. A progress bar (``desc``) appears
+    when there are more than a few tiles.
     """
     channels, height, width = image.shape
     rows, cols = list(spans(height, tile, overlap)), list(spans(width, tile, overlap))
-    out = torch.empty((out_channels or channels, height, width), dtype=image.dtype)
+    s = scale
+    out = torch.empty((out_channels or channels, s * height, s * width), dtype=image.dtype)
     bar = tqdm(
         total=len(rows) * len(cols), desc=desc, leave=False, disable=len(rows) * len(cols) < 8
     )
@@ -75,8 +78,10 @@ def run_tiled(
                 window = image[:, win_top:win_bottom, win_left:win_right]
                 result = fn(window.unsqueeze(0).to(device))[0]
                 core = result[
-                    :, top - win_top : bottom - win_top, left - win_left : right - win_left
+                    :,
+                    s * (top - win_top) : s * (bottom - win_top),
+                    s * (left - win_left) : s * (right - win_left),
                 ]
-                out[:, top:bottom, left:right] = core.to("cpu", image.dtype)
+                out[:, s * top : s * bottom, s * left : s * right] = core.to("cpu", image.dtype)
                 bar.update()
     return out

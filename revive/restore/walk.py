@@ -108,6 +108,7 @@ class RestoreSummary:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    upscaled: str | None = None  # how the super-resolution stage ran, when there was one
 
     @property
     def ok(self) -> bool:
@@ -118,6 +119,8 @@ class RestoreSummary:
             f"revived {len(self.done)}, skipped {len(self.skipped)}, failed {len(self.failed)}"
             f" ({len(self.written)} files written)"
         ]
+        if self.upscaled:
+            lines.append(f"  {self.upscaled}")
         lines += [f"  skipped {path}: {reason}" for path, reason in self.skipped]
         lines += [f"  FAILED  {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
@@ -156,6 +159,11 @@ def write_outputs(job: Job, revived: np.ndarray, before: np.ndarray, overwrite: 
 def _read(job: Job, restorer: Restorer, compare_max_side: int) -> _Pending:
     img = open_image(job.source)
     try:
+        restorer.check_size(img.height, img.width)  # from the header: before decoding
+    except ValueError:
+        img.close()
+        raise
+    try:
         size = compare_size(img.height, img.width, compare_max_side)
         before = preview_rgb(img, size)
         gray = torch.from_numpy(image_luminance(img))
@@ -164,6 +172,7 @@ def _read(job: Job, restorer: Restorer, compare_max_side: int) -> _Pending:
     finally:
         img.close()
     gray = restorer.denoise(gray, desc=f"denoising {job.source.name}")
+    gray = restorer.upscale(gray, desc=f"upscaling {job.source.name}")
     canvas, box = restorer.render(gray)
     return _Pending(job, gray, canvas, box, before)
 
@@ -228,6 +237,10 @@ def restore_paths(
     follow_links: bool = False,
     progress: bool = True,
     backend: str = "torch",
+    upscaler: str | os.PathLike | None = None,
+    upscale_tile_size: int = 192,
+    upscale_overlap: int = 16,
+    upscale_max_pixels: int | None = None,
 ) -> RestoreSummary:
     """Revive a photo or a folder of photos (recursively) into ``output``, mirroring its tree.
 
@@ -238,6 +251,9 @@ def restore_paths(
     ``precision`` is the denoiser's (:func:`revive.restore.forward.inference_dtype`).
     ``backend="onnx"`` runs ``.onnx`` exports with onnxruntime instead of PyTorch.
     ``follow_links`` enters links to folders (each real folder once; see :func:`walk_images`).
+    ``upscaler`` (SR weights that spandrel reads) upscales the denoised luminance in tiles of
+    ``upscale_tile_size`` with ``upscale_overlap`` pixels of context; a photo whose output would
+    exceed ``upscale_max_pixels`` is refused before it is decoded.
     """
     if batch_size < 1 or compare_max_side < 1:
         raise SetupError("batch_size and compare_max_side must be positive")
@@ -253,6 +269,10 @@ def restore_paths(
         tile_size=tile_size,
         precision=precision,
         backend=backend,
+        upscaler=upscaler,
+        upscale_tile_size=upscale_tile_size,
+        upscale_overlap=upscale_overlap,
+        upscale_max_pixels=upscale_max_pixels,
     )
     log.info(
         "reviving %d file(s) from %s into %s on %s (%s colorizer, render %d px%s)",
@@ -266,7 +286,7 @@ def restore_paths(
     )
     if not jobs:
         log.warning("no images under %s (looked for %s)", input, ", ".join(IMAGE_EXTENSIONS))
-    summary = RestoreSummary()
+    summary = RestoreSummary(upscaled=None if restorer.upscaler is None else str(restorer.upscaler))
     for path, reason in listing_errors:
         _record_failure(summary, path, RuntimeError(reason))
 

@@ -1,0 +1,274 @@
+"""Old-photo degradations (``data.degrade=old_photo``): each step, the wiring, reproducibility."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+from hydra.utils import instantiate
+
+from revive.color import get_color_space, input_batch
+from revive.config import config_dir
+from revive.data.fakes import fake_photos
+from revive.data.old_photo import OPERATIONS, DegradedInputs, degradation, old_photo_pipeline
+from revive.data.transforms import _transforms
+from revive.models.dncnn import DnCNNModule
+from revive.training.run import train
+from tests.tiny_runs import QUICK, TINY_DNCNN, TINY_PIX2PIX, gray_folder
+
+KNOBS = yaml.safe_load((config_dir() / "degrade" / "old_photo.yaml").read_text())
+
+
+def only(name: str, **changes) -> dict:
+    """The default knobs with every step off except ``name`` (always applied), ``changes`` set."""
+    knobs = {op: dict(k, p=0.0) for op, k in KNOBS.items()}
+    knobs[name] = dict(KNOBS[name], p=1.0, **changes)
+    return knobs
+
+
+def photo(size: int = 96, seed: int = 3) -> np.ndarray:
+    """A smooth fake color photo with some fine texture (so that blur has detail to remove)."""
+    base = fake_photos(1, size, size, seed=seed)[0].astype(np.float32)
+    texture = np.random.default_rng(seed).normal(0, 20, (size, size, 1))
+    return np.clip(base + texture, 0, 255).astype(np.uint8)
+
+
+def high_freq_energy(image: np.ndarray) -> float:
+    """Energy of the gray image's spectrum above half the Nyquist frequency."""
+    gray = image.astype(np.float32).mean(-1)
+    spectrum = np.abs(np.fft.fftshift(np.fft.fft2(gray - gray.mean()))) ** 2
+    h, w = gray.shape
+    fy, fx = np.meshgrid(np.arange(h) - h // 2, np.arange(w) - w // 2, indexing="ij")
+    return float(spectrum[np.hypot(fy / h, fx / w) > 0.25].sum())
+
+
+def apply(knobs: dict, image: np.ndarray, seed: int = 0) -> np.ndarray:
+    return old_photo_pipeline(knobs, seed=seed)(image=image)["image"]
+
+
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_every_step_changes_the_image_and_keeps_its_form(name):
+    image = photo()
+    out = apply(only(name), image)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert not np.array_equal(out, image)
+
+
+def test_the_config_has_a_knob_set_for_every_step_and_nothing_else():
+    assert set(KNOBS) == set(OPERATIONS)
+
+
+def test_jpeg_step_is_the_real_codec():
+    image = photo()
+    out = apply(only("jpeg", quality=[40, 40]), image)
+    # What a JPEG file at quality 40 decodes to (albumentations hands cv2 the channels as they are).
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 40])
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    assert ok and np.array_equal(out, decoded)
+
+
+@pytest.mark.parametrize("name", ["downscale", "blur"])
+def test_resolution_loss_and_blur_remove_high_frequencies(name):
+    image = photo()
+    before = high_freq_energy(image)
+    for seed in range(3):  # each kind of blur and several scales
+        assert high_freq_energy(apply(only(name), image, seed)) < 0.5 * before
+
+
+def test_fading_raises_the_black_level_and_lowers_contrast():
+    image = photo()
+    out = apply(only("fade", black=[0.2, 0.2], gamma=[100, 100], contrast=[-0.3, -0.3]), image)
+    assert out.min() >= round(0.2 * 255) - 1 > image.min()
+    assert out.astype(np.float32).std() < 0.8 * image.astype(np.float32).std()
+
+
+def test_cast_turns_a_gray_photo_warm():
+    gray = np.repeat(photo()[..., 1:2], 3, axis=2)
+    for seed in range(4):  # sepia or yellowed
+        mean = apply(only("cast"), gray, seed).reshape(-1, 3).astype(np.float32).mean(0)
+        assert mean[0] > mean[2] + 5 and mean[1] > mean[2]
+
+
+def test_vignette_darkens_corners_not_center():
+    flat = np.full((65, 65, 3), 200, np.uint8)
+    out = apply(only("vignette", strength=[0.4, 0.4]), flat)
+    assert out[32, 32, 0] == 200 and out[0, 0, 0] == round(200 * 0.6)
+
+
+def test_dust_and_scratches_touch_few_pixels():
+    image = photo(128)
+    for name, limit in (("dust", 0.02), ("scratches", 0.1)):
+        changed = np.any(apply(only(name), image) != image, axis=-1).mean()
+        assert 0 < changed < limit, (name, changed)
+
+
+@pytest.mark.parametrize("name", ["grain", "gaussian_noise", "poisson_noise"])
+def test_noise_keeps_the_mean_and_adds_variance(name):
+    flat = np.full((128, 128, 3), 128, np.uint8)
+    out = apply(only(name), flat).astype(np.float32)
+    assert out.std() > 1.0
+    assert abs(out.mean() - 128) < 0.05 * 128  # zero-mean noise; ShotNoise rounds in gamma space
+
+
+def test_grain_is_one_gray_field():
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    out = apply(only("grain"), flat)
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+
+
+def test_same_seed_same_result_other_seed_differs():
+    image = photo()
+    a = old_photo_pipeline(KNOBS, seed=7)
+    b = old_photo_pipeline(KNOBS, seed=7)
+    first = [a(image=image)["image"] for _ in range(4)]
+    assert all(np.array_equal(x, b(image=image)["image"]) for x in first)
+    c = old_photo_pipeline(KNOBS, seed=8)
+    assert not all(np.array_equal(x, c(image=image)["image"]) for x in first)
+
+
+def test_bad_settings_are_refused_with_their_name():
+    with pytest.raises(ValueError, match="data.degrade='sepia'"):
+        degradation("sepia", KNOBS)
+    with pytest.raises(ValueError, match="unknown degradation"):
+        old_photo_pipeline({**KNOBS, "mold": {"p": 1}})
+    with pytest.raises(ValueError, match="jpeg.p=2"):
+        old_photo_pipeline({**KNOBS, "jpeg": {"p": 2, "quality": [1, 2]}})
+    with pytest.raises(ValueError, match="cast needs RGB"):
+        old_photo_pipeline(KNOBS, channels=1)
+    assert degradation(None, KNOBS) is None
+
+
+class Fixed(torch.utils.data.Dataset):
+    """Always the same samples, so that the wrapper's effect is all that changes."""
+
+    def __init__(self, key: str, value: torch.Tensor) -> None:
+        self.key, self.value = key, value
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {self.key: self.value.clone()}
+
+
+def test_wrapper_adds_a_degraded_input_and_leaves_the_target():
+    rgb = torch.from_numpy(photo().transpose(2, 0, 1).copy())
+    sample = DegradedInputs(Fixed("rgb", rgb), old_photo_pipeline(only("jpeg")))[0]
+    assert torch.equal(sample["rgb"], rgb)
+    assert sample["degraded"].shape == rgb.shape and not torch.equal(sample["degraded"], rgb)
+
+
+def test_lab_samples_are_degraded_from_their_rgb():
+    lab = torch.stack([torch.full((8, 8), 60.0), torch.full((8, 8), 20.0), torch.zeros(8, 8)])
+    sample = DegradedInputs(Fixed("lab", lab), old_photo_pipeline(only("jpeg")))[0]
+    assert torch.equal(sample["lab"], lab) and sample["degraded"].dtype == torch.uint8
+    assert sample["degraded"][0].float().mean() > sample["degraded"][1].float().mean()  # reddish
+
+
+def test_gray_patches_gain_noisy_copies_for_dncnn():
+    clean = torch.from_numpy(photo(40)[..., :1].transpose(2, 0, 1).astype(np.float32) / 255)
+    knobs = {**only("grain"), "cast": {"p": 0}}
+    sample = DegradedInputs(Fixed("clean", clean), old_photo_pipeline(knobs, channels=1))[0]
+    assert torch.equal(sample["clean"], clean)
+    assert sample["noisy"].shape == clean.shape and (sample["noisy"] - clean).abs().max() > 0
+
+
+def test_colorizers_take_degraded_luminance_and_clean_targets():
+    rgb = torch.from_numpy(photo(32).transpose(2, 0, 1).copy())[None]
+    degraded = torch.from_numpy(apply(only("fade"), photo(32)).transpose(2, 0, 1).copy())[None]
+    batch = {"rgb": rgb, "degraded": degraded}
+    for name in ("lab", "rgb"):
+        space = get_color_space(name)
+        x, y = space.split(batch)
+        clean_x, clean_y = space.split({"rgb": rgb})
+        degraded_x, _ = space.split(input_batch(batch))
+        assert torch.equal(y, clean_y) and torch.equal(x, degraded_x)
+        assert not torch.equal(x, clean_x)
+
+
+def test_dncnn_learns_the_loader_s_degradation():
+    module = DnCNNModule(net={"depth": 3, "features": 8})
+    clean = torch.rand(2, 1, 16, 16)
+    noisy = clean + 0.1 * torch.randn_like(clean)
+    module.log = lambda *args, **kwargs: None
+    loss = module.training_step({"clean": clean, "noisy": noisy}, 0)
+    expected = ((module.net.residual(noisy) - (noisy - clean)) ** 2).sum() / 4
+    assert math.isclose(loss.item(), expected.item(), rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("data", ["samples", "celeba", "colorization", "art", "folder", "mix"])
+def test_the_override_works_for_every_image_data_config(make_cfg, data):
+    cfg = make_cfg(
+        "train", [f"data={data}", "data.degrade=old_photo", "data.degradations.jpeg.p=1"]
+    )
+    assert cfg.data.degrade == "old_photo" and cfg.data.degradations.jpeg.p == 1
+
+
+def test_datamodule_degrades_training_inputs_reproducibly(make_cfg):
+    overrides = ["data.degrade=old_photo", "data.load_size=72", "data.crop_size=64"]
+    samples = []
+    for _ in range(2):
+        module = instantiate(make_cfg("train", overrides).data)
+        module.setup()
+        train_set = module.datasets["train"]
+        assert module.degrade_tf in list(_transforms(train_set))  # reseeded per worker
+        samples.append([train_set[i] for i in range(3)])
+        assert "degraded" not in module.datasets["val"][0]  # validation stays comparable
+    for a, b in zip(*samples, strict=True):
+        assert torch.equal(a["degraded"], b["degraded"]) and torch.equal(a["rgb"], b["rgb"])
+
+
+@pytest.mark.slow
+def test_colorizer_trains_one_batch_on_degraded_inputs(make_cfg):
+    cfg = make_cfg(
+        "train",
+        ["data.degrade=old_photo", *TINY_PIX2PIX, *QUICK, "+trainer.fast_dev_run=true"],
+    )
+    assert math.isfinite(train(cfg)["val/psnr"])
+
+
+@pytest.mark.slow
+def test_dncnn_trains_one_batch_on_degraded_patches(make_cfg, tmp_path):
+    root = gray_folder(tmp_path / "clean", n=2)
+    overrides = [
+        "model=dncnn",
+        "data=denoise",
+        f"data.root={root}",
+        f"data.val_dir={root}",
+        "data.degrade=old_photo",
+        *TINY_DNCNN,
+        *QUICK,
+        "+trainer.fast_dev_run=true",
+    ]
+    assert math.isfinite(train(make_cfg("train", overrides))["val/psnr"])
+
+
+def test_the_degraded_data_benchmark_runs():
+    from revive.bench import data
+    from revive.bench.suite import BENCHMARKS
+
+    assert "data_old_photo" in BENCHMARKS
+    overrides = ["data.train_samples=8", "data.degrade=old_photo"]
+    result = data.measure_loader("samples", overrides, batch_size=2, steps=2, warmup=1)
+    assert result["samples_per_s"] > 0
+    assert result["sample"] == "rgb [3, 256, 256] + degraded input"
+
+
+def test_inspect_draws_clean_and_degraded_rows(tmp_path, capsys):
+    from PIL import Image
+
+    from revive.data.inspect import main
+
+    out = tmp_path / "sheet.png"
+    args = ["data.degrade=old_photo", "data.load_size=40", "data.crop_size=32"]
+    main([*args, "--samples", "4", "--columns", "4", "--out", str(out)])
+    assert "gray and degraded gray below color" in capsys.readouterr().out
+    sheet = np.asarray(Image.open(out)).astype(int)
+    assert sheet.shape == (3 * 32 + 4 * 4, 4 * 32 + 5 * 4, 3)  # color, gray, degraded gray
+    gray, degraded = sheet[40:72, 4:-4], sheet[76:108, 4:-4]
+    assert np.abs(degraded[..., 0] - degraded[..., 2]).max() <= 1  # shown as the network's gray
+    assert np.abs(gray - degraded).mean() > 1  # and unlike the clean gray
