@@ -160,3 +160,32 @@ def test_the_page_queues_requests_and_shares_nothing(weights, tmp_path):
         assert not {"dataset", "gallery", "examples"} & set(kinds)
         (grain,) = [c for c in components if c["type"] == "checkbox"]
         assert grain["props"]["visible"] is (denoiser is not None)
+
+
+def test_enlarge_uses_predicts_upscaler_and_can_be_switched_off(weights, tmp_path):
+    from spandrel.architectures.Compact import Compact
+
+    torch.manual_seed(0)
+    sr = Compact(num_in_ch=1, num_out_ch=1, num_feat=8, num_conv=2, upscale=2)
+    torch.save(sr.state_dict(), tmp_path / "sr_x2.pth")
+    enlarging = load_restorer(
+        *weights, device="cpu", render_size=RENDER, upscaler=tmp_path / "sr_x2.pth"
+    )
+    photo = save_gray(tmp_path / "in" / "wedding.png", height=60, width=44)
+    (big,) = revive_uploads(enlarging, [(photo, "wedding.png")], tmp_path / "a", Limits()).revived
+    assert big.size == (88, 120) and pixels(big.before).shape == (120, 88, 3)  # slider halves match
+    summary = restore_paths(
+        photo, tmp_path / "predict", *weights, render_size=RENDER, device="cpu", progress=False,
+        upscaler=tmp_path / "sr_x2.pth",
+    )  # fmt: skip
+    assert summary.ok
+    expected = pixels(tmp_path / "predict" / "wedding_revived.png")
+    np.testing.assert_array_equal(pixels(big.after), expected)
+    plain = enlarging.variant(enlarge=False)
+    (small,) = revive_uploads(plain, [(photo, "wedding.png")], tmp_path / "b", Limits()).revived
+    assert small.size == (44, 60) and enlarging.upscaler is not None  # the shared one untouched
+    capped = load_restorer(
+        *weights, device="cpu", upscaler=tmp_path / "sr_x2.pth", upscale_max_pixels=1000
+    )
+    outcome = revive_uploads(capped, [(photo, "wedding.png")], tmp_path / "c", Limits())
+    assert not outcome.revived and "upscale_max_pixels" in outcome.problems[0]

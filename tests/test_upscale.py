@@ -178,7 +178,9 @@ def test_a_pickle_that_runs_code_is_refused(tmp_path, colorizer):
     marker = tmp_path / "pwned"
     bad = tmp_path / "evil.pth"
     torch.save({"params_ema": Exploit(marker)}, bad)
-    with pytest.raises(SetupError, match=r"upscaler=.*evil.pth.*could not be loaded safely") as e:
+    with pytest.raises(
+        SetupError, match=r"upscaler=.*evil.pth.*refused by tensors-only loading"
+    ) as e:
         restore_paths(tmp_path, tmp_path / "out", colorizer, upscaler=bad, device="cpu")
     assert "\n" not in str(e.value) and not marker.exists()
 
@@ -198,7 +200,7 @@ def not_torch(folder: Path) -> Path:
     [
         (lambda p: p / "missing.pth", "checkpoint not found"),
         (not_sr, "not a super-resolution model that spandrel recognizes"),
-        (not_torch, "could not be loaded safely"),
+        (not_torch, "not a complete torch checkpoint"),
     ],
 )
 def test_missing_or_unknown_weights_stop_before_any_work(tmp_path, colorizer, make, message):

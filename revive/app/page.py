@@ -50,6 +50,7 @@ def build_page(
     """The page for ``restorer``; every request works in its session's folder."""
     low, high, step = detail_range(restorer)
     has_denoiser = restorer.denoiser is not None
+    scale = restorer.upscaler.scale if restorer.upscaler is not None else 1
     with gr.Blocks(title="revive: old photos in color", analytics_enabled=False) as page:
         gr.Markdown(INTRO)
         files = gr.File(
@@ -66,6 +67,12 @@ def build_page(
                 label="remove grain",
                 info="clean film grain and scanner noise before coloring",
                 visible=has_denoiser,
+            )
+            enlarge = gr.Checkbox(
+                value=True,
+                label=f"enlarge {scale}x",
+                info="a sharper, larger photo from the super-resolution network (slower)",
+                visible=scale > 1,
             )
             detail = gr.Slider(
                 low,
@@ -99,6 +106,7 @@ def build_page(
         def revive(
             uploads: list[str] | None,
             remove_grain: bool,
+            enlarge_photo: bool,
             render_size: float,
             request: gr.Request,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's idiom)
@@ -109,7 +117,11 @@ def build_page(
             try:
                 outcome = revive_uploads(
                     # clamped: a value sent around the slider must not blow up the canvas
-                    restorer.variant(min(max(int(render_size), low), high), bool(remove_grain)),
+                    restorer.variant(
+                        min(max(int(render_size), low), high),
+                        bool(remove_grain),
+                        bool(enlarge_photo),
+                    ),
                     pairs,
                     folder,
                     limits,
@@ -137,7 +149,7 @@ def build_page(
 
         go.click(
             revive,
-            inputs=[files, grain, detail],
+            inputs=[files, grain, enlarge, detail],
             outputs=[status, archive, *boxes, *sliders, *buttons],
             concurrency_limit=concurrency,
             show_progress="full",

@@ -117,7 +117,10 @@ def revive_one(restorer: Restorer, path: Path, name: str, stem: str, folder: Pat
     """Read, restore and write one photo: the before and the revived PNG at full size."""
     img = open_image(path)
     try:
-        before = preview_rgb(img, img.size)  # the original's own colors, for the slider
+        restorer.check_size(img.height, img.width)  # an enlarged output over the cap: refused
+        scale = restorer.upscaler.scale if restorer.upscaler is not None else 1
+        # the original's own colors, at the size of the result, for the slider
+        before = preview_rgb(img, (img.width * scale, img.height * scale))
         gray = torch.from_numpy(image_luminance(img))
     finally:
         img.close()

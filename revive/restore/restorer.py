@@ -100,7 +100,9 @@ class Restorer:
             else denoising_forward(self.denoiser, self.device, self.denoise_dtype)
         )
 
-    def variant(self, render_size: int | None = None, denoise: bool = True) -> Restorer:
+    def variant(
+        self, render_size: int | None = None, denoise: bool = True, enlarge: bool = True
+    ) -> Restorer:
         """The same loaded networks with other options, for one request of the web page.
 
         A shallow copy: concurrent requests with different options never see each other's.
@@ -112,6 +114,8 @@ class Restorer:
             other.render_size = render_size
         if not denoise:
             other.denoiser, other._denoise, other.overlap = None, None, 0
+        if not enlarge:
+            other.upscaler = None
         return other
 
     def canvas(self, height: int, width: int) -> Canvas:

@@ -12,30 +12,33 @@ import os
 import spandrel
 import torch
 
-from revive.weights.safe import load_checkpoint
+from revive.errors import UserError
+from revive.weights.safe import check_tensors, load_checkpoint
 
 
 def load_upscaler(path: str | os.PathLike) -> spandrel.ImageModelDescriptor:
     """The super-resolution model in ``path``, in eval mode on the CPU, with its scale.
 
-    Raises FileNotFoundError or ValueError with one line that says what is wrong.
+    Raises a :class:`UserError` with one line that says what is wrong.
     """
-    state = load_checkpoint(path)
+    # unwrapped from params_ema / params / state_dict as spandrel does, then checked for
+    # shared-storage tricks before any network is built
+    state = check_tensors(spandrel.canonicalize_state_dict(load_checkpoint(path)), path)
     try:
         model = spandrel.ModelLoader(device="cpu").load_from_state_dict(state)
     except spandrel.UnsupportedModelError:
-        raise ValueError(
+        raise UserError(
             f"{path} is not a super-resolution model that spandrel recognizes "
             "(ESRGAN, Real-ESRGAN, SwinIR, RCAN, HAT ...)"
         ) from None
     except (KeyError, RuntimeError, ValueError, TypeError) as e:
-        raise ValueError(
+        raise UserError(
             f"{path} looks like an SR model but does not load: {e}".split("\n")[0]
         ) from e
     if not isinstance(model, spandrel.ImageModelDescriptor) or model.purpose != "SR":
-        raise ValueError(f"{path} holds a {model.architecture.name} {model.purpose} model, not SR")
+        raise UserError(f"{path} holds a {model.architecture.name} {model.purpose} model, not SR")
     if model.input_channels not in (1, 3) or model.output_channels != model.input_channels:
-        raise ValueError(
+        raise UserError(
             f"{path} maps {model.input_channels} to {model.output_channels} channels; "
             "only gray (1->1) or RGB (3->3) models fit"
         )
