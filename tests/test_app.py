@@ -144,7 +144,7 @@ def test_the_app_refuses_a_bad_colorizer_with_one_line_and_exit_2(tmp_path):
 def test_the_page_queues_requests_and_shares_nothing(weights, tmp_path):
     """The revive event runs at most ``concurrency`` at once behind a bounded queue; the page
     holds no examples or gallery, one slider per allowed photo, and offers "remove grain" only
-    with a denoiser."""
+    with a denoiser and "enlarge" only with an upscaler."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from revive.app.page import build_page
 
@@ -158,8 +158,11 @@ def test_the_page_queues_requests_and_shares_nothing(weights, tmp_path):
         kinds = [c["type"] for c in components]
         assert kinds.count("imageslider") == 2
         assert not {"dataset", "gallery", "examples"} & set(kinds)
-        (grain,) = [c for c in components if c["type"] == "checkbox"]
+        grain, enlarge = [c for c in components if c["type"] == "checkbox"]
+        assert grain["props"]["label"] == "remove grain"
         assert grain["props"]["visible"] is (denoiser is not None)
+        assert enlarge["props"]["label"].startswith("enlarge")
+        assert enlarge["props"]["visible"] is False  # no upscaler given
 
 
 def test_enlarge_uses_predicts_upscaler_and_can_be_switched_off(weights, tmp_path):
