@@ -192,3 +192,21 @@ def test_enlarge_uses_predicts_upscaler_and_can_be_switched_off(weights, tmp_pat
     )
     outcome = revive_uploads(capped, [(photo, "wedding.png")], tmp_path / "c", Limits())
     assert not outcome.revived and "upscale_max_pixels" in outcome.problems[0]
+
+
+def test_the_app_loads_its_networks_with_predicts_options(weights, tmp_path):
+    from spandrel.architectures.Compact import Compact
+
+    from revive.restore.restorer import restorer_from_config
+
+    sr = Compact(num_in_ch=1, num_out_ch=1, num_feat=8, num_conv=2, upscale=2)
+    torch.save(sr.state_dict(), tmp_path / "sr.pth")
+    cfg = compose(
+        "app",
+        [f"colorizer={weights[0]}", f"denoiser={weights[1]}", f"upscaler={tmp_path / 'sr.pth'}"]
+        + ["device=cpu", f"render_size={RENDER}", "tile_size=64", "upscale_overlap=4"],
+    )
+    restorer = restorer_from_config(cfg)
+    assert (restorer.render_size, restorer.tile_size) == (RENDER, 64)
+    assert restorer.denoiser is not None and restorer.scale == 2
+    assert restorer.upscaler.overlap == 4 and restorer.device.type == "cpu"

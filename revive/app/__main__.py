@@ -45,22 +45,10 @@ def serve(cfg: DictConfig, root: Path) -> None:
     from revive.app.page import build_page
     from revive.app.sessions import SessionFolders
     from revive.app.work import Limits
-    from revive.restore import load_restorer
+    from revive.restore.restorer import restorer_from_config
 
     app = cfg.app
-    restorer = load_restorer(
-        cfg.colorizer,
-        cfg.denoiser,
-        cfg.device,
-        backend=cfg.backend,
-        upscaler=cfg.upscaler,
-        upscale_tile_size=cfg.upscale_tile_size,
-        upscale_overlap=cfg.upscale_overlap,
-        upscale_max_pixels=cfg.upscale_max_pixels,
-        render_size=cfg.render_size,
-        tile_size=cfg.tile_size,
-        precision=str(cfg.precision),
-    )
+    restorer = restorer_from_config(cfg)  # the same options as predict.py
     limits = Limits(app.max_upload_mb, app.max_megapixels, app.max_photos)
     folders = SessionFolders(root / "gradio" / "sessions", app.keep_minutes)
     sweeper = folders.sweep_every(min(60.0, app.keep_minutes * 60.0 / 2))

@@ -50,7 +50,7 @@ def build_page(
     """The page for ``restorer``; every request works in its session's folder."""
     low, high, step = detail_range(restorer)
     has_denoiser = restorer.denoiser is not None
-    scale = restorer.upscaler.scale if restorer.upscaler is not None else 1
+    scale = restorer.scale
     with gr.Blocks(title="revive: old photos in color", analytics_enabled=False) as page:
         gr.Markdown(INTRO)
         files = gr.File(

@@ -118,9 +118,8 @@ def revive_one(restorer: Restorer, path: Path, name: str, stem: str, folder: Pat
     img = open_image(path)
     try:
         restorer.check_size(img.height, img.width)  # an enlarged output over the cap: refused
-        scale = restorer.upscaler.scale if restorer.upscaler is not None else 1
         # the original's own colors, at the size of the result, for the slider
-        before = preview_rgb(img, (img.width * scale, img.height * scale))
+        before = preview_rgb(img, (img.width * restorer.scale, img.height * restorer.scale))
         gray = torch.from_numpy(image_luminance(img))
     finally:
         img.close()

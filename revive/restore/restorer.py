@@ -19,7 +19,9 @@ This is the approach of DeOldify, DDColor and Zhang et al. ``predict.py`` (throu
 from __future__ import annotations
 
 import copy
+import inspect
 import os
+from collections.abc import Mapping
 
 import kornia.color as kc
 import numpy as np
@@ -117,6 +119,11 @@ class Restorer:
         if not enlarge:
             other.upscaler = None
         return other
+
+    @property
+    def scale(self) -> int:
+        """How many times larger than its input a restored photo is (the upscaler's scale)."""
+        return 1 if self.upscaler is None else self.upscaler.scale
 
     def canvas(self, height: int, width: int) -> Canvas:
         return fit_canvas(height, width, self.render_size, self.multiple)
@@ -237,3 +244,11 @@ def load_restorer(
         except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
             raise SetupError(f"upscaler={upscaler}: {e}") from e
     return Restorer(net, space, noise_net, device=torch_device, upscaler=sr, **kwargs)
+
+
+def restorer_from_config(cfg: Mapping) -> Restorer:
+    """:func:`load_restorer` with the options found in ``cfg`` (``predict.yaml``'s keys, which
+    ``app.yaml`` shares); other keys are ignored."""
+    names = set(inspect.signature(load_restorer).parameters) - {"kwargs"}
+    names |= set(inspect.signature(Restorer.__init__).parameters) - {"self", "space"}
+    return load_restorer(**{k: cfg[k] for k in names if k in cfg})
