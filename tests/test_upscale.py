@@ -32,6 +32,21 @@ from tests.conftest import REPO
 RENDER = 64  # the tiny colorizer's canvas
 
 
+def tiny_swinir(scale: int, upsampler: str) -> torch.nn.Module:
+    """A one-block SwinIR: ``upsampler=""`` is its denoising (scale 1) form."""
+    return SwinIR(
+        upscale=scale,
+        in_chans=3,
+        img_size=16,
+        window_size=4,
+        embed_dim=12,
+        depths=[1],
+        num_heads=[2],
+        mlp_ratio=2,
+        upsampler=upsampler,
+    )
+
+
 def tiny(kind: str) -> torch.nn.Module:
     """A small network of each published architecture, random weights, official key layout."""
     torch.manual_seed(0)
@@ -42,17 +57,7 @@ def tiny(kind: str) -> torch.nn.Module:
     if kind == "rrdb_gray_x4":
         return RRDBNet(in_nc=1, out_nc=1, num_filters=8, num_blocks=1, scale=4)
     if kind == "swinir_x2":
-        return SwinIR(
-            upscale=2,
-            in_chans=3,
-            img_size=16,
-            window_size=4,
-            embed_dim=12,
-            depths=[1],
-            num_heads=[2],
-            mlp_ratio=2,
-            upsampler="pixelshuffle",
-        )
+        return tiny_swinir(2, "pixelshuffle")
     if kind == "rcan_x2":
         return RCAN(scale=2, n_resgroups=1, n_resblocks=1, n_feats=8, reduction=4)
     if kind == "compact_x4":  # Real-ESRGAN's SRVGGNetCompact (realesr-general-x4v3)
@@ -211,17 +216,7 @@ def test_missing_or_unknown_weights_stop_before_any_work(tmp_path, colorizer, ma
 
 def test_non_sr_models_are_refused(tmp_path):
     # spandrel also reads restoration networks of scale 1 (here SwinIR as a denoiser)
-    net = SwinIR(
-        upscale=1,
-        in_chans=3,
-        img_size=16,
-        window_size=4,
-        embed_dim=12,
-        depths=[1],
-        num_heads=[2],
-        mlp_ratio=2,
-        upsampler="",
-    )
+    net = tiny_swinir(1, "")
     torch.save(net.state_dict(), tmp_path / "dn.pth")
     with pytest.raises(ValueError, match="not SR"):
         load_upscaler(tmp_path / "dn.pth")
