@@ -119,6 +119,15 @@ class Pix2Pix(ColorizerModule):
         self.manual_backward(loss_d)
         opt_d.step()
 
+        loss_g, logs = self.generator_step(opt_g, x, y, fake)
+        logs |= {"train/d_real": loss_real.detach(), "train/d_fake": loss_fake.detach()}
+        self.log_dict(logs, prog_bar=False)
+        self.last_losses = (loss_g.detach(), loss_d.detach())
+
+    def generator_step(
+        self, opt_g: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One update of G against the current D: (its loss, its logged terms)."""
         # G's backward needs no D weight grads. Frozen weights also bypass autocast's cast
         # cache, which still holds bf16 copies of D from before opt_d.step().
         self.discriminator.requires_grad_(False)
@@ -127,17 +136,7 @@ class Pix2Pix(ColorizerModule):
         self.manual_backward(loss_g)
         opt_g.step()
         self.discriminator.requires_grad_(True)
-
-        self.log_dict(
-            {
-                "train/g_gan": loss_gan.detach(),
-                "train/g_l1": loss_l1.detach(),
-                "train/d_real": loss_real.detach(),
-                "train/d_fake": loss_fake.detach(),
-            },
-            prog_bar=False,
-        )
-        self.last_losses = (loss_g.detach(), loss_d.detach())
+        return loss_g, {"train/g_gan": loss_gan.detach(), "train/g_l1": loss_l1.detach()}
 
     def on_train_epoch_start(self) -> None:
         # DeOldify's recipe: the decoder learns on the frozen pretrained encoder first.

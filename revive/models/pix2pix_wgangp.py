@@ -62,13 +62,8 @@ class Pix2PixWGANGP(Pix2Pix):
         loss_g = loss_d.new_zeros(())
 
         if generator_turn:
-            self.discriminator.requires_grad_(False)
-            loss_g, loss_gan, loss_l1 = self.generator_loss(x, y, fake)
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(loss_g)
-            opt_g.step()
-            self.discriminator.requires_grad_(True)
-            logs |= {"train/g_gan": loss_gan.detach(), "train/g_l1": loss_l1.detach()}
+            loss_g, generator_logs = self.generator_step(opt_g, x, y, fake)
+            logs |= generator_logs
         self.log_dict(logs)
         self.last_losses = (loss_g.detach(), loss_d.detach())
 
