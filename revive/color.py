@@ -92,6 +92,32 @@ def luminance(rgb: np.ndarray, rows_per_chunk: int | None = None) -> np.ndarray:
     return out
 
 
+# The 8-bit gray codes by linear luminance: the level where each code 1..255 begins (half-way
+# between two codes in sRGB) and, for 2**16 equal bins of Y, the code at each bin's lower edge.
+# Codes are at least 3e-4 apart in linear light, so a bin holds at most one such level.
+_Y_BINS = 1 << 16
+_CODE_STARTS = np.append(srgb_to_linear((np.arange(1, 256) - 0.5) / 255.0), np.inf)
+_CODE_AT_BIN = np.searchsorted(_CODE_STARTS, np.arange(_Y_BINS + 1) / _Y_BINS, "right")
+_CODE_AT_BIN = _CODE_AT_BIN.astype(np.uint8)
+_LINEAR_LUT_3 = np.repeat(_SRGB_LUT[:, None, None], 3, axis=2)  # cv2.LUT's form: 256 x 1 x 3
+_Y_ROW = np.array([LUMINANCE_WEIGHTS], np.float32)
+
+
+def luminance_uint8(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB [H, W, 3] -> uint8 gray [H, W] of equal CIE Y: :func:`luminance` rounded to 8 bits.
+
+    Table lookups instead of a power per pixel (about 2x faster), for the data loaders that
+    turn every training photo into the gray scan a colorizer is given.
+    """
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected uint8 RGB [H, W, 3], got {rgb.dtype} {rgb.shape}")
+    y = cv2.transform(cv2.LUT(rgb, _LINEAR_LUT_3), _Y_ROW).reshape(rgb.shape[:2])
+    bins = np.minimum((y * _Y_BINS).astype(np.int32), _Y_BINS)
+    code = np.take(_CODE_AT_BIN, bins)
+    code += y >= np.take(_CODE_STARTS, code)  # the one code that may begin inside the bin
+    return code
+
+
 def luma_uint8(rgb: np.ndarray) -> np.ndarray:
     """uint8 RGB [..., 3] -> uint8 ITU-R 601 luma [...], bit-identical to PIL's ``convert("L")``."""
     if rgb.dtype != np.uint8 or rgb.shape[-1] != 3:
@@ -117,8 +143,15 @@ def batch_lab(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
 
 def input_batch(batch: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
     """What a colorizer's input comes from: the ``degraded`` copy when the batch has one
-    (``data.degrade``), else the batch itself; the target always comes from the clean image."""
-    return {"rgb": batch["degraded"]} if "degraded" in batch else batch
+    (``data.degrade``), else the batch itself; the target always comes from the clean image.
+
+    A one-channel degraded scan is read as the equal-RGB gray, whose LAB L* and 601 luma are
+    the scan's own gray, as when ``predict.py`` revives a gray photo.
+    """
+    if "degraded" not in batch:
+        return batch
+    degraded = batch["degraded"]
+    return {"rgb": degraded.expand(-1, 3, -1, -1) if degraded.shape[1] == 1 else degraded}
 
 
 def luma(rgb: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,8 @@ from revive.color import (
     linear_to_srgb,
     linear_to_srgb_pt,
     luma_uint8,
+    luminance,
+    luminance_uint8,
     srgb_to_linear,
     srgb_to_linear_pt,
 )
@@ -77,6 +79,21 @@ def test_luma_uint8_is_bit_identical_to_pils_convert_l():
     primaries = primaries.astype(np.uint8)
     for image in (rgb, primaries.reshape(-1, 6, 3)):
         assert np.array_equal(luma_uint8(image), np.asarray(Image.fromarray(image).convert("L")))
+
+
+def test_luminance_uint8_is_the_luminance_rounded_to_8_bits():
+    """The loaders' gray scan: every one of the 16.7 M colors within float error of a
+    correct rounding of :func:`luminance`, and every gray level kept exactly."""
+    codes = np.arange(256, dtype=np.uint8)
+    every_color = np.stack(np.meshgrid(codes, codes, codes, indexing="ij"), -1).reshape(
+        4096, 4096, 3
+    )
+    exact = luminance(every_color) * 255.0
+    assert np.abs(luminance_uint8(every_color) - exact).max() <= 0.5 + 1e-4
+    grays = np.repeat(codes[:, None, None], 3, axis=2)
+    assert np.array_equal(luminance_uint8(grays)[:, 0], codes)
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        luminance_uint8(every_color[..., :2])
 
 
 def test_numpy_and_torch_srgb_curves_are_the_same_formula():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import albumentations as A
 import cv2
 import numpy as np
 import pytest
@@ -11,10 +12,17 @@ import torch
 import yaml
 from hydra.utils import instantiate
 
-from revive.color import get_color_space, input_batch
+from revive.color import get_color_space, input_batch, lab_to_rgb_uint8, luminance_uint8
 from revive.config import config_dir
 from revive.data.fakes import fake_photos
-from revive.data.old_photo import OPERATIONS, DegradedInputs, degradation, old_photo_pipeline
+from revive.data.old_photo import (
+    OPERATIONS,
+    Defocus,
+    DegradedInputs,
+    Spots,
+    degradation,
+    old_photo_pipeline,
+)
 from revive.data.transforms import _transforms
 from revive.models.dncnn import DnCNNModule
 from revive.training.run import train
@@ -46,8 +54,11 @@ def high_freq_energy(image: np.ndarray) -> float:
     return float(spectrum[np.hypot(fy / h, fx / w) > 0.25].sum())
 
 
-def apply(knobs: dict, image: np.ndarray, seed: int = 0) -> np.ndarray:
-    return old_photo_pipeline(knobs, seed=seed)(image=image)["image"]
+def apply(knobs: dict, image: np.ndarray, seed: int = 0, gray: bool = False) -> np.ndarray:
+    return old_photo_pipeline(knobs, seed=seed, gray=gray)(image=image)["image"]
+
+
+NOTHING = {op: dict(k, p=0.0) for op, k in KNOBS.items()}  # every step off
 
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
@@ -56,6 +67,68 @@ def test_every_step_changes_the_image_and_keeps_its_form(name):
     out = apply(only(name), image)
     assert out.shape == image.shape and out.dtype == np.uint8
     assert not np.array_equal(out, image)
+
+
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_every_step_changes_the_gray_scan_a_colorizer_is_given(name):
+    image = photo()
+    scan = luminance_uint8(image)[..., None]
+    out = apply(only(name), image, gray=True)
+    assert out.shape == scan.shape and out.dtype == np.uint8
+    assert not np.array_equal(out, scan)
+
+
+def test_with_every_step_off_the_gray_scan_is_the_gray_predict_reads():
+    """eval.py and predict.py gray a photo to the gray of equal CIE Y; the loader's scan is
+    that gray in 8 bits, so its LAB L* is the clean photo's up to 8-bit rounding."""
+    image = photo()
+    out = apply(NOTHING, image, gray=True)
+    assert np.array_equal(out[..., 0], luminance_uint8(image))
+    clean_l = get_color_space("lab").split({"rgb": torch.from_numpy(image).permute(2, 0, 1)[None]})
+    sample = {"rgb": torch.from_numpy(image).permute(2, 0, 1)[None]}
+    sample["degraded"] = torch.from_numpy(out).permute(2, 0, 1)[None]
+    scan_l, _ = get_color_space("lab").split(sample)
+    assert (scan_l - clean_l[0]).abs().max() * 50 < 0.25  # L* units; half a gray level is 0.2
+
+
+def test_a_gray_pipeline_needs_rgb_photos():
+    with pytest.raises(ValueError, match="channels=3"):
+        old_photo_pipeline(NOTHING, channels=1, gray=True)
+
+
+def test_the_cast_changes_the_tones_of_the_gray_scan():
+    """A yellowed print scans darker where it was blue: the cast acts before the gray."""
+    image = photo()
+    blue = np.ascontiguousarray(image[..., ::-1])  # a photo with much more blue than red
+    without = apply(NOTHING, blue, gray=True).astype(np.float32)
+    for seed in range(3):
+        cast = apply(only("cast"), blue, seed, gray=True).astype(np.float32)
+        assert abs(cast.mean() - without.mean()) > 2
+
+
+def test_defocus_blurs_as_albumentations_does_with_a_smaller_kernel():
+    image = photo(128)
+    for radius in (1, 2, 3, 5, 8, 9, 12):
+        for alias_blur in (0.1, 0.3, 0.5):
+            ours = Defocus(p=1.0).apply(image, radius=radius, alias_blur=alias_blur)
+            library = A.Defocus(p=1.0).apply(image, radius=radius, alias_blur=alias_blur)
+            # cv2 convolves the library's 17x17 kernel by DFT: last-bit rounding differences.
+            assert np.abs(ours.astype(int) - library).max() <= 1, (radius, alias_blur)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_spots_darken_a_few_soft_blotches(channels):
+    flat = np.full((128, 160, channels), 200, np.uint8)
+    for seed in range(3):
+        spots = A.Compose([Spots((0.5, 0.5), (0.04, 0.04), p=1.0)], seed=seed)
+        out = spots(image=flat)["image"]
+        assert out.shape == flat.shape and out.dtype == np.uint8
+        stained = np.any(out < 200, axis=-1)
+        assert 0.02 < stained.mean() < 0.15  # the 4% core and its soft edges
+        assert out.max() == 200 and out.min() < 200 - 0.4 * (200 - 96)  # toward the dark mud
+        if channels == 3:  # brown: red stays above blue in a stain
+            darkest = out.reshape(-1, 3)[out.reshape(-1, 3).sum(1).argmin()]
+            assert darkest[0] > darkest[2] + 20
 
 
 def test_the_config_has_a_knob_set_for_every_step_and_nothing_else():
@@ -160,13 +233,18 @@ def test_wrapper_adds_a_degraded_input_and_leaves_the_target():
     sample = DegradedInputs(Fixed("rgb", rgb), old_photo_pipeline(only("jpeg")))[0]
     assert torch.equal(sample["rgb"], rgb)
     assert sample["degraded"].shape == rgb.shape and not torch.equal(sample["degraded"], rgb)
+    gray = DegradedInputs(Fixed("rgb", rgb), old_photo_pipeline(only("jpeg"), gray=True))[0]
+    assert torch.equal(gray["rgb"], rgb) and gray["degraded"].shape == (1, *rgb.shape[1:])
 
 
 def test_lab_samples_are_degraded_from_their_rgb():
     lab = torch.stack([torch.full((8, 8), 60.0), torch.full((8, 8), 20.0), torch.zeros(8, 8)])
-    sample = DegradedInputs(Fixed("lab", lab), old_photo_pipeline(only("jpeg")))[0]
+    sample = DegradedInputs(Fixed("lab", lab), old_photo_pipeline(only("cast", yellow=[40, 40])))[0]
     assert torch.equal(sample["lab"], lab) and sample["degraded"].dtype == torch.uint8
-    assert sample["degraded"][0].float().mean() > sample["degraded"][1].float().mean()  # reddish
+    assert sample["degraded"][0].float().mean() > sample["degraded"][2].float().mean()  # warmer
+    scan = DegradedInputs(Fixed("lab", lab), old_photo_pipeline(NOTHING, gray=True))[0]
+    rgb = lab_to_rgb_uint8(lab.permute(1, 2, 0).numpy())
+    assert np.array_equal(scan["degraded"][0].numpy(), luminance_uint8(rgb))
 
 
 def test_gray_patches_gain_noisy_copies_for_dncnn():
@@ -179,15 +257,19 @@ def test_gray_patches_gain_noisy_copies_for_dncnn():
 
 def test_colorizers_take_degraded_luminance_and_clean_targets():
     rgb = torch.from_numpy(photo(32).transpose(2, 0, 1).copy())[None]
-    degraded = torch.from_numpy(apply(only("fade"), photo(32)).transpose(2, 0, 1).copy())[None]
+    scan = apply(only("fade"), photo(32), gray=True)
+    degraded = torch.from_numpy(scan.transpose(2, 0, 1).copy())[None]
     batch = {"rgb": rgb, "degraded": degraded}
     for name in ("lab", "rgb"):
         space = get_color_space(name)
         x, y = space.split(batch)
         clean_x, clean_y = space.split({"rgb": rgb})
-        degraded_x, _ = space.split(input_batch(batch))
-        assert torch.equal(y, clean_y) and torch.equal(x, degraded_x)
-        assert not torch.equal(x, clean_x)
+        assert torch.equal(y, clean_y) and not torch.equal(x, clean_x)
+        # The input is what predict.py makes of this gray scan.
+        expected = space.input_from_gray(degraded.float() / 255.0)
+        assert (x - expected).abs().max() < 1e-5
+    shown = input_batch(batch)["rgb"]  # the scan as the equal-RGB gray (panels, inspect)
+    assert shown.shape == rgb.shape and torch.equal(shown[:, 0], shown[:, 2])
 
 
 def test_dncnn_learns_the_loader_s_degradation():
@@ -256,6 +338,18 @@ def test_the_degraded_data_benchmark_runs():
     result = data.measure_loader("samples", overrides, batch_size=2, steps=2, warmup=1)
     assert result["samples_per_s"] > 0
     assert result["sample"] == "rgb [3, 256, 256] + degraded input"
+
+
+@pytest.mark.slow
+def test_the_degraded_data_benchmark_reports_its_baseline_and_target():
+    from revive.bench import data
+
+    [record] = data.data_benchmark("samples", steps=4, warmup=1, extra=["data.degrade=old_photo"])
+    assert record["name"] == "data_old_photo" and record["baseline_samples_per_s"] > 0
+    ratio = record["samples_per_s"] / record["baseline_samples_per_s"]
+    assert record["speedup"] == pytest.approx(ratio, rel=1e-3)
+    assert record["meets_target"] == (record["samples_per_s"] >= data.OLD_PHOTO_TARGET)
+    assert ("NOT met" in record["settings"]) != record["meets_target"]
 
 
 def test_inspect_draws_clean_and_degraded_rows(tmp_path, capsys):

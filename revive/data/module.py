@@ -58,8 +58,8 @@ class ImageDataModule(L.LightningDataModule):
         self.flip, self.random_resized_crop = flip, random_resized_crop
         self.train_tf = train_transform(load_size, crop_size, flip, random_resized_crop, seed)
         self.eval_tf = eval_transform(crop_size)
-        # data.degrade=old_photo: training inputs look like old scans; targets stay clean.
-        self.degrade_tf = degradation(degrade, degradations, seed)
+        # data.degrade=old_photo: training inputs look like old gray scans; targets stay clean.
+        self.degrade_tf = degradation(degrade, degradations, seed, gray=True)
         self.datasets: dict[str, Dataset] = {}
 
     # -- to implement per layout -------------------------------------------------------------
