@@ -29,7 +29,7 @@ from revive.evaluation.metrics import (
     ssim_8bit,
 )
 from revive.evaluation.protocol import evaluate
-from revive.io import save_image
+from revive.io import image_luminance, save_image
 from revive.nets import UnetGenerator
 from revive.restore.restorer import Restorer
 from revive.weights.export import export_colorizer
@@ -164,6 +164,82 @@ def test_non_square_16_bit_and_rgba_photos_are_scored_at_their_own_size(tmp_path
     assert "mode I;16" in scored.loc["1950s/wedding.png", "note"]
     assert "toned" in scored.loc["sepia.tif", "note"]
     assert [len(r.revived) for r in sheet] == [70, 64]  # portrait.png, wedding.png
+
+
+# -- with a super-resolution stage ---------------------------------------------------------------
+def nearest_upscaler(path: Path, scale: int = 2) -> Path:
+    """Real-ESRGAN's Compact with its last convolution zeroed: exactly a nearest-neighbour
+    enlargement, since the network adds the nearest-upsampled input to what it computes."""
+    from spandrel.architectures.Compact import Compact
+
+    net = Compact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=scale)
+    last = [m for m in net.body if isinstance(m, nn.Conv2d)][-1]
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def shaved_psnr(a: np.ndarray, b: np.ndarray, shave: int) -> float:
+    to8 = [np.round(x[shave:-shave, shave:-shave] * 255).astype(np.uint8) for x in (a, b)]
+    return peak_signal_noise_ratio(to8[1], to8[0], data_range=255)
+
+
+def test_an_upscaler_is_scored_on_photos_shrunk_by_its_scale(tmp_path: Path) -> None:
+    """Each photo (cut to even sides) is shrunk x2, revived back, and scored against itself;
+    the upscaled luminance is scored against the photo's, beside a bicubic enlargement."""
+    from revive.restore.upscale import Upscaler
+    from revive.weights.upscaler import load_upscaler
+
+    folder = photo_folder(tmp_path / "photos", n=2, size=(41, 65))
+    upscaler = Upscaler(load_upscaler(nearest_upscaler(tmp_path / "nearest_x2.pth")))
+    zero = ConstantChroma(torch.zeros(1, 2, 64, 64))
+    restorer = Restorer(zero, LabSpace(), render_size=64, upscaler=upscaler)
+    table, sheet = evaluate_colorizer(restorer, folder, sheet_count=1, progress=False)
+    assert list(zip(table["width"], table["height"], strict=True)) == [(64, 40), (64, 40)]
+    assert sheet[0].revived.shape == sheet[0].truth.shape == (40, 64, 3)
+    for row in table.itertuples():
+        with Image.open(folder / row.image) as img:
+            truth = image_luminance(img.crop((0, 0, 64, 40)))
+        small = np.asarray(
+            Image.fromarray(truth, mode="F").resize((32, 20), Image.Resampling.BICUBIC)
+        )
+        small = np.round(np.clip(small, 0, 1) * 255) / 255  # the 8-bit input a file would hold
+        nearest = small.repeat(2, axis=0).repeat(2, axis=1)
+        assert row.sr_y_psnr == pytest.approx(shaved_psnr(nearest, truth, 2), abs=1e-9)
+        bicubic = np.asarray(
+            Image.fromarray(small.astype(np.float32), mode="F").resize(
+                (64, 40), Image.Resampling.BICUBIC
+            )
+        )
+        assert row.bicubic_y_psnr == pytest.approx(shaved_psnr(bicubic, truth, 2), abs=1e-9)
+        assert row.bicubic_y_psnr > row.sr_y_psnr  # smooth photos: bicubic beats nearest
+        assert row.psnr == row.gray_psnr  # zero chroma: the gray baseline of the same luminance
+
+
+@pytest.mark.slow
+def test_eval_py_takes_an_upscaler(make_cfg, tmp_path: Path, capsys) -> None:
+    folder = photo_folder(tmp_path / "photos", n=2, size=(40, 64))
+    cfg = make_cfg(
+        "eval",
+        [
+            "model=pix2pix",
+            f"weights={official_weights(tmp_path / 'tiny_net_G.pth')}",
+            f"upscaler={nearest_upscaler(tmp_path / 'nearest_x2.pth')}",
+            f"data.test_dir={folder}",
+            f"json={tmp_path / 'm.json'}",
+            "render_size=64",
+        ],
+    )
+    metrics = evaluate(cfg)
+    printed = capsys.readouterr().out
+    assert "upscaled luminance against the photo's" in printed and "bicubic" in printed
+    saved = json.loads((tmp_path / "m.json").read_text())
+    assert {"sr/y_psnr", "sr/y_ssim", "bicubic/y_psnr", "bicubic/y_ssim"} <= set(saved)
+    assert saved == pytest.approx(metrics) and metrics["sr/y_psnr"] < metrics["bicubic/y_psnr"]
+    dncnn = make_cfg("eval", ["model=dncnn", f"upscaler={tmp_path / 'nearest_x2.pth'}"])
+    with pytest.raises(ValueError, match="upscaler= is for colorizers"):
+        evaluate(dncnn)
 
 
 def test_what_counts_as_truth() -> None:

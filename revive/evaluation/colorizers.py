@@ -10,6 +10,13 @@ it, or by adding plausible color at a small cost in PSNR. Both are scored in the
 
 A photo with no color of its own (a gray scan, a 16-bit gray TIFF) has no truth: only the
 colorfulness of the output is reported for it, with the reason.
+
+With a super-resolution stage (``upscaler=``, scale s) the test follows the super-resolution
+literature: each photo, cut to a multiple of s, is shrunk s times (antialiased bicubic, rounded
+to 8 bits like a file), revived back to its size, and scored against itself. The upscaled
+luminance is also scored against the photo's own (``sr_y_psnr``, ``sr_y_ssim``, s pixels shaved
+off each border as is customary) beside a plain bicubic enlargement (``bicubic_y_*``), so that the
+network has to beat interpolation; the gray baseline takes the network's upscaled luminance.
 """
 
 from __future__ import annotations
@@ -131,10 +138,46 @@ def score(
     }
 
 
-def gray_baseline(restorer: Restorer, gray: torch.Tensor) -> np.ndarray:
-    """L* kept, chroma zero: the restorer's own merge fed an all-zero chroma canvas."""
-    box = restorer.canvas(*gray.shape)
-    return restorer.merge(gray, torch.zeros(2, box.side, box.side), box)
+def gray_baseline(restorer: Restorer, light: torch.Tensor) -> np.ndarray:
+    """The output's luminance kept, chroma zero: the restorer's own merge fed an all-zero
+    chroma canvas."""
+    box = restorer.canvas(*light.shape)
+    return restorer.merge(light, torch.zeros(2, box.side, box.side), box)
+
+
+def cut_to_multiple(img: Image.Image, scale: int) -> Image.Image:
+    """The top-left part of ``img`` whose sides are multiples of ``scale``."""
+    width, height = img.size
+    if width < scale or height < scale:
+        raise ValueError(f"{width}x{height} is smaller than the upscaler's scale {scale}")
+    return img.crop((0, 0, width - width % scale, height - height % scale))
+
+
+def resize_gray(gray: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Float gray [h, w] in [0, 1] -> [height, width] by PIL's bicubic (antialiased when it
+    shrinks), rounded to 8 bits as a saved file would be."""
+    out = Image.fromarray(gray.astype(np.float32), mode="F").resize(
+        (width, height), Image.Resampling.BICUBIC
+    )
+    return np.round(np.clip(np.asarray(out), 0.0, 1.0) * 255.0).astype(np.float32) / 255.0
+
+
+def luminance_scores(light: np.ndarray, truth: np.ndarray, shave: int) -> dict[str, float]:
+    """PSNR and SSIM of a luminance [H, W] in [0, 1] against the photo's, in 8 bits, with
+    ``shave`` pixels left out at every border."""
+    inner = (slice(shave, -shave or None), slice(shave, -shave or None))
+    a, b = (np.round(np.clip(x[inner], 0.0, 1.0) * 255.0).astype(np.uint8) for x in (light, truth))
+    return {"y_psnr": psnr_8bit(a, b), "y_ssim": ssim_8bit(a[..., None], b[..., None])}
+
+
+def upscaling_scores(light: torch.Tensor, gray: torch.Tensor, given: torch.Tensor, scale: int):
+    """``sr_y_*`` of the network's upscaled luminance and ``bicubic_y_*`` of a bicubic
+    enlargement of the same input, both against the photo's own luminance ``gray``."""
+    truth = gray.numpy()
+    bicubic = resize_gray(given.numpy(), *truth.shape)
+    scores = {f"sr_{k}": v for k, v in luminance_scores(light.numpy(), truth, scale).items()}
+    scores.update({f"bicubic_{k}": v for k, v in luminance_scores(bicubic, truth, scale).items()})
+    return scores
 
 
 def thumbnail(image: np.ndarray, side: int = SHEET_SIDE) -> np.ndarray:
@@ -164,17 +207,25 @@ def evaluate_colorizer(
     """
     root = Path(test_dir).expanduser()
     paths = image_folder(root, "data.test_dir")
+    scale = restorer.scale
     rows, sheet = [], []
     for path in tqdm(paths, desc=f"colorizing {root.name}", unit="photo", disable=not progress):
         try:
             img = open_image(path)
+            if scale > 1:  # the photo is the truth of an input `scale` times smaller
+                img = cut_to_multiple(img, scale)
             truth, note = truth_of(img)
             gray = torch.from_numpy(image_luminance(img))
         except (ImageReadError, OSError, ValueError) as e:
             log.warning("skipped %s: %s", path, e)
             continue
-        revived = restorer.restore(gray)
-        baseline = gray_baseline(restorer, gray)
+        given = gray
+        if scale > 1:
+            height, width = (side // scale for side in gray.shape)
+            given = torch.from_numpy(resize_gray(gray.numpy(), height, width))
+        light = restorer.upscale(restorer.denoise(given))
+        revived = restorer.paint(light)
+        baseline = gray_baseline(restorer, light)
         truth_cf = math.nan if truth is None else colorfulness_8bit(truth)
         row = {
             "image": str(path.relative_to(root)),
@@ -186,6 +237,8 @@ def evaluate_colorizer(
             "truth_colorfulness": truth_cf,
         }
         row.update({f"gray_{k}": v for k, v in score(baseline, truth, truth_cf, extra).items()})
+        if scale > 1:
+            row.update(upscaling_scores(light, gray, given, scale))
         rows.append(row)
         if fid is not None and truth is not None:
             for stream, image in (("test", revived), ("gray", baseline), ("truth", truth)):

@@ -59,6 +59,8 @@ def evaluate_denoising(cfg: DictConfig) -> pd.DataFrame:
     """``eval.py model=dncnn*``: load the weights (any DnCNN layout) and score at ``sigma``."""
     from revive.weights.dncnn import load_denoiser
 
+    if cfg.get("upscaler") is not None:
+        raise UserError("upscaler= is for colorizers (model=pix2pix ...); DnCNN keeps the size")
     test_dir, path = test_folder(cfg), weights_path(cfg)
     net = load_denoiser(path)
     log.info("%s: %s, sigma=%s on %s", path.name, net.extra_repr(), cfg.sigma, test_dir)
@@ -75,14 +77,22 @@ def evaluate_colorization(cfg: DictConfig) -> pd.DataFrame:
     from revive.restore.restorer import load_restorer
 
     test_dir, path = test_folder(cfg), weights_path(cfg)
-    restorer = load_restorer(path, device=str(cfg.device), render_size=int(cfg.render_size))
+    restorer = load_restorer(
+        path,
+        device=str(cfg.device),
+        render_size=int(cfg.render_size),
+        upscaler=cfg.get("upscaler"),
+        upscale_tile_size=int(cfg.get("upscale_tile_size", 192)),
+        upscale_overlap=int(cfg.get("upscale_overlap", 16)),
+    )
     log.info(
-        "%s: %s colorizer on %s, render %d px, %s",
+        "%s: %s colorizer on %s, render %d px, %s%s",
         path.name,
         restorer.space.name,
         test_dir,
         restorer.render_size,
         restorer.device,
+        f", inputs shrunk x{restorer.scale} and upscaled back" if restorer.scale > 1 else "",
     )
     extra, fid, skipped = optional_metrics(cfg.get("metrics"), restorer.device)
     for name, reason in skipped.items():
@@ -106,17 +116,21 @@ EVALUATORS: dict[str, Callable[[DictConfig], pd.DataFrame]] = {
 }
 # Per-image columns that describe the photo rather than score it.
 INFO_COLUMNS = ("width", "height", "truth")
-GRAY_PREFIX = "gray_"
+# Column prefixes of the references scored beside the model: the gray baseline, and with an
+# upscaler its luminance against a bicubic enlargement. Averages are named ``<group>/<metric>``.
+GROUPS = {"gray_": "gray", "sr_": "sr", "bicubic_": "bicubic"}
 
 
 def averages(table: pd.DataFrame) -> dict[str, float]:
     """Means of every numeric score column: ``test/<column>``, and ``gray/<metric>`` for the
-    gray baseline's ``gray_<metric>``. Photos without a value (no truth) do not count.
-    Scores of the whole folder (FID) come from ``table.attrs["set_metrics"]``."""
+    gray baseline's ``gray_<metric>`` (``sr/``, ``bicubic/`` likewise). Photos without a value
+    (no truth) do not count. Scores of the whole folder (FID) come from
+    ``table.attrs["set_metrics"]``."""
     scores = table.drop(columns=[c for c in INFO_COLUMNS if c in table.columns])
     out = {}
     for key, value in scores.mean(numeric_only=True).items():
-        name = f"gray/{key[len(GRAY_PREFIX) :]}" if key.startswith(GRAY_PREFIX) else f"test/{key}"
+        prefix = next((p for p in GROUPS if key.startswith(p)), None)
+        name = f"test/{key}" if prefix is None else f"{GROUPS[prefix]}/{key[len(prefix) :]}"
         out[name] = float(value)
     out.update(table.attrs.get("set_metrics", {}))
     return out
@@ -137,6 +151,21 @@ def print_against_gray(
         gray = metrics.get(f"gray/{metric}", math.nan)
         cells = [f"{v:.4f}" if not math.isnan(v) else "–" for v in (value, gray, value - gray)]
         table.add_row(metric, *cells)
+    (console or Console()).print(table)
+
+
+def print_upscaling(metrics: dict[str, float], console: Console | None = None) -> None:
+    """The super-resolution stage alone: its luminance against a bicubic enlargement's."""
+    table = Table(title="upscaled luminance against the photo's (borders shaved by the scale)")
+    for name, justify in (("metric", "left"), ("upscaler", "right"), ("bicubic", "right")):
+        table.add_column(name, justify=justify)
+    table.add_column("upscaler - bicubic", justify="right")
+    for name, value in metrics.items():
+        if name.startswith("sr/"):
+            bicubic = metrics[f"bicubic/{name.removeprefix('sr/')}"]
+            table.add_row(
+                name.removeprefix("sr/"), *(f"{v:.4f}" for v in (value, bicubic, value - bicubic))
+            )
     (console or Console()).print(table)
 
 
@@ -199,6 +228,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if "truth" in table.columns:
         with_truth = int(table["truth"].sum())
         print_against_gray(metrics, f"{title}, {with_truth} with truth")
+        if "sr/y_psnr" in metrics:
+            print_upscaling(metrics)
         if with_truth < len(table):
             print_no_reference(table)
     else:

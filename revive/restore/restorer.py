@@ -172,11 +172,15 @@ class Restorer:
         """Full-res gray [H, W] + canvas chroma [2, S, S] -> uint8 RGB [H, W, 3]."""
         return merge_chroma(gray, ab, box, self.device)
 
+    def paint(self, light: torch.Tensor) -> np.ndarray:
+        """The output's own luminance (denoised, upscaled) [H, W] -> uint8 RGB [H, W, 3]: the
+        colorizer on the render canvas, its chroma merged at full size."""
+        canvas, box = self.render(light)
+        return self.merge(light, self.colorize(canvas[None])[0], box)
+
     def restore(self, gray: torch.Tensor) -> np.ndarray:
-        """One full-resolution gray [H, W] -> uint8 RGB [H, W, 3]: all steps, no files."""
-        gray = self.upscale(self.denoise(gray))
-        canvas, box = self.render(gray)
-        return self.merge(gray, self.colorize(canvas[None])[0], box)
+        """One gray scan [H, W] -> uint8 RGB [scale*H, scale*W, 3]: all steps, no files."""
+        return self.paint(self.upscale(self.denoise(gray)))
 
 
 BACKENDS = ("torch", "onnx")
