@@ -308,8 +308,9 @@ def old_photo_pipeline(
 
     Operations with ``p: 0`` are left out; with ``channels=1`` the color cast must be off.
     ``gray=True`` (a colorizer's input) turns the RGB photo into the gray of a black-and-white
-    scan right after the color cast, and every later step works on that one channel: what the
-    colorizer sees is the same, for a third of the work. The output is then HxWx1.
+    scan right after the color cast, and every later step works on that one channel: the
+    colorizer is only ever given that gray, and a third of the pixels cost a third of the time.
+    The output is then HxWx1.
     """
     unknown = sorted(set(knobs) - set(OPERATIONS))
     if unknown:
