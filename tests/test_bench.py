@@ -203,6 +203,35 @@ def test_each_datamodule_loads_its_synthetic_layout(tmp_path, name):
     assert result["sample"].endswith("[3, 256, 256]")
 
 
+@pytest.mark.slow
+def test_a_data_benchmark_writes_enough_samples_for_the_splits_it_loses():
+    """colorization keeps 5% + 5% for val and test: the training split must still hold
+    warmup + steps batches (it ran dry at 200 steps before)."""
+    [record] = data.data_benchmark("colorization", steps=90, warmup=1)
+    assert positive(record["samples_per_s"]) and record["steps"] == 90
+
+
+def test_a_broken_benchmark_leaves_the_others_results(monkeypatch, tmp_path, capsys):
+    import revive.bench.__main__ as entry
+    from revive.bench import suite
+
+    def broken(args):
+        raise RuntimeError("benchmark process died: out of memory")
+
+    def working(args):
+        return [{"name": "working", "metric": "samples_per_s", "samples_per_s": 3.0}]
+
+    fake = {"broken": broken, "working": working}
+    monkeypatch.setattr(suite, "BENCHMARKS", fake)
+    monkeypatch.setattr(entry, "BENCHMARKS", fake)
+    out = tmp_path / "bench.json"
+    assert main(["--json", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "broken failed" in printed and "out of memory" in printed
+    assert "1 benchmark(s) failed: broken" in printed and "working" in printed
+    assert [r["name"] for r in json.loads(out.read_text())] == ["working"]
+
+
 def test_bad_options_are_refused_with_the_reason(capsys):
     with pytest.raises(SystemExit):
         main(["pix2pix_step", "--steps", "0"])

@@ -85,16 +85,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
     path = args.json or Path("outputs/bench") / time.strftime("bench_%Y%m%d-%H%M%S.json")
     records: list[dict] = []
+    failed: list[str] = []
     for name in names:
         where = machine()  # the load before the benchmark, among the rest
-        with console.status(f"[bold]{name}[/bold] running (each measurement in its own process)"):
-            records += [{**r, "machine": where} for r in run_benchmark(name, args)]
+        try:
+            with console.status(f"[bold]{name}[/bold] running (each in its own process)"):
+                records += [{**r, "machine": where} for r in run_benchmark(name, args)]
+        except Exception as e:  # one broken benchmark must not cost the others their results
+            failed.append(name)
+            console.print(f"[red]{name} failed[/red]: {e}", markup=True, highlight=False)
+            continue
         with atomic_path(path) as tmp:  # after each benchmark, so an interrupted run keeps its part
             tmp.write_text(json.dumps(records, indent=2) + "\n")
-    console.print(table(records))
-    for note in arithmetic_notes(records):
-        console.print(note)
-    console.print(f"records written to {path}")
+    if records:
+        console.print(table(records))
+        for note in arithmetic_notes(records):
+            console.print(note)
+        console.print(f"records written to {path}")
+    if failed:
+        console.print(f"[red]{len(failed)} benchmark(s) failed:[/red] {', '.join(failed)}")
+        return 1
     return 0
 
 

@@ -19,6 +19,7 @@ files have realistic sizes and decoding costs.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,7 +77,13 @@ def measure_loader(
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     clock = Clock(torch.device("cpu"))
-    loader = iter(datamodule.train_dataloader())
+    batches = datamodule.train_dataloader()
+    if len(batches) < warmup + steps:
+        raise ValueError(
+            f"data={name} has {len(batches)} training batches; the benchmark needs "
+            f"{warmup + steps} (warmup + steps): prepare() wrote too few samples"
+        )
+    loader = iter(batches)
     for _ in range(warmup):  # includes starting the worker
         next(loader)
     clock.start()
@@ -111,8 +118,11 @@ def data_benchmark(
     without them (its baseline: the ratio is what degrading costs) and held to
     :data:`OLD_PHOTO_TARGET`."""
     variants = {"ours": Runs(), "baseline": Runs()} if extra else {"ours": Runs()}
+    # Room for the validation and test splits that folder (10%) and colorization (5% + 5%) cut
+    # off the written samples.
+    count = math.ceil((warmup + steps) * batch_size / 0.85) + 8
     with tempfile.TemporaryDirectory(prefix=f"revive-bench-{name}-") as tmp:
-        overrides = prepare(name, Path(tmp), (warmup + steps) * batch_size + 8)
+        overrides = prepare(name, Path(tmp), count)
         for _ in range(repeats):
             for variant, runs in variants.items():
                 chosen = overrides + list(extra) if variant == "ours" else overrides
