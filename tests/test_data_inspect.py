@@ -5,10 +5,12 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from revive.color import get_color_space, luma_uint8, luminance_uint8
 from revive.data.fakes import make_art, make_celeba, make_colorization, make_family
-from revive.data.inspect import main
+from revive.data.inspect import contact_sheet, main
 
 TINY = ["data.load_size=40", "data.crop_size=32"]
 
@@ -107,3 +109,17 @@ def test_the_command_runs_as_documented(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert f"wrote {out}" in result.stdout and out.is_file()
+
+
+def test_the_gray_row_is_what_each_color_space_feeds_the_network():
+    """Pure blue: a LAB colorizer sees the gray of its L* (the gray of equal CIE Y, 76), an RGB
+    colorizer its 601 luma (29)."""
+    blue = np.zeros((8, 8, 3), np.uint8)
+    blue[..., 2] = 255
+    sample = {"rgb": torch.from_numpy(blue).permute(2, 0, 1).contiguous()}
+    expected = {"lab": luminance_uint8(blue)[0, 0], "rgb": luma_uint8(blue)[0, 0]}
+    assert (expected["lab"], expected["rgb"]) == (76, 29)
+    for name, level in expected.items():
+        sheet = contact_sheet([sample], get_color_space(name), columns=1)
+        gray_cell = sheet[4 + 8 + 4 : 4 + 8 + 4 + 8, 4:12].astype(int)
+        assert np.abs(gray_cell - int(level)).max() <= 1, name

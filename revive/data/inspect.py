@@ -5,9 +5,9 @@
 
 Positional arguments are Hydra overrides of the training config (``conf/train.yaml``), so any
 ``data.*`` setting that ``train.py`` accepts works here. The sheet shows each sample in color
-(the target) with its gray version (the network's input) below it. With ``data.degrade=old_photo``
-each sample has three rows: the clean color target, its clean gray, and the degraded gray that
-the network is given instead.
+(the target) with the network's input below it (``color_space``: LAB shows the gray of the
+sample's L*, RGB its luma). With ``data.degrade=old_photo`` each sample has three rows: the clean
+color target, its clean input, and the degraded gray scan the network is given instead.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 
-from revive.color import batch_rgb, input_batch, luma
+from revive.color import ColorSpace, batch_rgb, get_color_space
 from revive.config import compose
 from revive.data.module import ImageDataModule
 from revive.errors import user_errors
@@ -30,15 +30,22 @@ from revive.io import save_image
 from revive.visual import grid, to_uint8
 
 
-def contact_sheet(samples: Sequence[dict[str, torch.Tensor]], columns: int = 8) -> np.ndarray:
-    """Rows of color samples, each followed by a row of the same samples in gray, and by a row
-    of the degraded gray inputs when the samples carry them (``data.degrade``)."""
+def contact_sheet(
+    samples: Sequence[dict[str, torch.Tensor]], space: ColorSpace, columns: int = 8
+) -> np.ndarray:
+    """Rows of color samples, each followed by a row of the network's input for them in
+    ``space`` (LAB: the gray of their L*; RGB: their luma), and by a row of the degraded inputs
+    when the samples carry them (``data.degrade``)."""
     batches = [{k: v[None] for k, v in s.items()} for s in samples]
     rgb = torch.stack([batch_rgb(b)[0] for b in batches])
-    shown = [rgb, luma(rgb[:, :3]).expand(-1, 3, -1, -1)]
+
+    def seen(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return space.gray_rgb(space.split(batch)[0])[0]
+
+    clean = [{k: v for k, v in b.items() if k != "degraded"} for b in batches]
+    shown = [rgb, torch.stack([seen(b) for b in clean])]
     if all("degraded" in s for s in samples):
-        inputs = torch.cat([batch_rgb(input_batch(b)) for b in batches])
-        shown.append(luma(inputs).expand(-1, 3, -1, -1))
+        shown.append(torch.stack([seen(b) for b in batches]))
     rows = []
     for start in range(0, len(samples), columns):
         rows += [[to_uint8(img) for img in images[start : start + columns]] for images in shown]
@@ -121,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
         raise SystemExit(f"{args.out} exists; pass --overwrite or choose another --out")
     else:
         out = args.out
-    save_image(contact_sheet(samples, args.columns), out)
+    save_image(contact_sheet(samples, get_color_space(cfg.color_space.name), args.columns), out)
     rows = "gray and degraded gray" if "degraded" in samples[0] else "gray"
     print(f"wrote {out} ({len(samples)} {split} samples after augmentation, {rows} below color)")
     return out
