@@ -3,6 +3,7 @@ no URL is fetched unless allowed, and a damaged last.ckpt says what to resume fr
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,40 @@ def test_truncated_last_ckpt_names_an_earlier_checkpoint_that_resumes(tmp_path):
     start, end = read_checkpoint(best), read_checkpoint(resumed_last)
     assert (start["epoch"], end["epoch"]) == (0, 1)
     assert end["global_step"] == 2 * start["global_step"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.lambda_l1=abc", "model.lambda_l1='abc' cannot work: it must be a number >= 0"),
+        ("model.optimizer_g.lr=-1", "model.optimizer_g.lr=-1 cannot work: it must be a number > 0"),
+        ("model.optimizer_d.lr=nan", "model.optimizer_d.lr=nan"),
+        ("data.batch_size=0", "data.batch_size=0 cannot work: it must be a whole number >= 1"),
+        ("data.load_size=-1", "data.load_size=-1"),
+        ("data.crop_size=true", "data.crop_size=True"),
+        ("trainer.max_epochs=-5", "trainer.max_epochs=-5 cannot work"),
+        ("model.n_epochs=1.5", "model.n_epochs=1.5 cannot work: it must be a whole number"),
+    ],
+)
+def test_values_that_cannot_work_are_refused_before_anything_is_built(
+    make_cfg, override, message, monkeypatch
+):
+    """Each would fail minutes later deep in torch or Lightning; now one line names the key."""
+    from revive.training import run
+
+    def built(*args, **kwargs):
+        raise AssertionError("instantiated before the values were checked")
+
+    monkeypatch.setattr(run, "instantiate", built)
+    with pytest.raises(UserError, match=re.escape(message)):
+        train(make_cfg("train", [override]))
+
+
+def test_every_shipped_config_passes_the_value_checks(make_cfg):
+    from revive.config import config_dir
+    from revive.training.values import check_values
+
+    for experiment in sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml")):
+        check_values(make_cfg("train", [f"experiment={experiment}"]))
+    for model in ("pix2pix", "pix2pix_wgangp", "cyclegan", "dncnn"):
+        check_values(make_cfg("train", [f"model={model}"]))

@@ -33,6 +33,7 @@ from revive.io import atomic_path
 from revive.training.checkpoints import AtomicCheckpointIO, read_checkpoint
 from revive.training.loggers import finish_wandb
 from revive.training.run_dir import register_run_resolvers
+from revive.training.values import check_values
 from revive.weights.safe import is_url
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,7 @@ def _restore_start_method_in_joblib_workers() -> None:
 
 
 def _fit(cfg: DictConfig) -> dict[str, float]:
+    check_values(cfg)  # before anything is built: one line that names the key
     _restore_start_method_in_joblib_workers()
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
