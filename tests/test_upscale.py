@@ -169,6 +169,45 @@ def test_an_output_over_the_cap_is_refused_before_decoding(tmp_path, colorizer):
     assert "200x160 = 32,000 px, over upscale_max_pixels=10,000" in summary.failed[0][1]
 
 
+def test_max_side_and_max_pixels_cap_the_output_before_decoding(
+    tmp_path, colorizer, make_cfg, monkeypatch
+):
+    """The issue's optional caps, as predict.py's keys: a 50x40 scan upscaled x4 is 200x160."""
+    from revive.restore import walk
+    from revive.restore.restorer import load_restorer
+
+    weights = save_sr("rrdb_x4", tmp_path / "x4.pth")
+    src = tmp_path / "in" / "scan.png"
+    src.parent.mkdir()
+    Image.fromarray(fake_photos(1, 40, 50, seed=1)[0]).save(src)
+    decoded = []
+    real = walk.image_luminance
+    monkeypatch.setattr(walk, "image_luminance", lambda img: decoded.append(img.size) or real(img))
+    cases = [
+        ("max_side=199", "200x160 output, longer than max_side=199"),
+        ("max_pixels=31999", "200x160 = 32,000 px, over max_pixels=31,999"),
+        ("max_side=200", None),
+    ]
+    for cap, refusal in cases:
+        out = tmp_path / cap.replace("=", "_")
+        options = [f"colorizer={colorizer}", f"upscaler={weights}", f"render_size={RENDER}"]
+        cfg = make_cfg(
+            "predict", [f"input={src.parent}", f"output={out}", *options, "device=cpu", cap]
+        )
+        summary = walk.restore_config(cfg)
+        if refusal is None:
+            assert summary.ok and (out / "scan_revived.png").exists()
+        else:
+            assert not summary.ok and not (out / "scan_revived.png").exists()
+            assert refusal in summary.failed[0][1], summary.failed
+    assert decoded == [(50, 40)]  # only the photo that fit was ever decoded
+    plain = load_restorer(colorizer, device="cpu", render_size=RENDER, max_side=49)
+    with pytest.raises(ValueError, match="50x40 would give a 50x40 output, longer than max_side"):
+        plain.check_size(40, 50)
+    with pytest.raises(SetupError, match="max_side must be a positive whole number"):
+        load_restorer(colorizer, device="cpu", max_side=0)
+
+
 class Exploit:
     """A pickle that would create a file when loaded without ``weights_only``."""
 

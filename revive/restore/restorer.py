@@ -73,11 +73,17 @@ class Restorer:
         tile_size: int = 512,
         precision: str = "auto",
         upscaler: Upscaler | None = None,
+        max_side: int | None = None,
+        max_pixels: int | None = None,
     ) -> None:
         if render_size < 1 or tile_size < 1:
             raise SetupError(
                 f"render_size and tile_size must be positive ({render_size}, {tile_size})"
             )
+        for name, cap in (("max_side", max_side), ("max_pixels", max_pixels)):
+            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+                raise SetupError(f"{name} must be a positive whole number or null (got {cap!r})")
+        self.max_side, self.max_pixels = max_side, max_pixels  # caps on the output
         self.device = torch.device(device)
         self.colorizer = colorizer.eval().to(self.device)
         self.space = space
@@ -139,9 +145,22 @@ class Restorer:
         return out.clamp_(0.0, 1.0)
 
     def check_size(self, height: int, width: int) -> None:
-        """Refuse a photo before any work when its output would be over the upscaler's cap."""
+        """Refuse a photo before any work when its output (``scale`` times its size) would be
+        over a cap: ``max_side`` (its long side), ``max_pixels``, or the upscaler's own."""
         if self.upscaler is not None:
             self.upscaler.check_size(height, width)
+        out_height, out_width = height * self.scale, width * self.scale
+        made = f"{width}x{height}" + (f" upscaled x{self.scale}" if self.scale > 1 else "")
+        if self.max_side is not None and max(out_height, out_width) > self.max_side:
+            raise ValueError(
+                f"{made} would give a {out_width}x{out_height} output, longer than "
+                f"max_side={self.max_side}"
+            )
+        if self.max_pixels is not None and out_height * out_width > self.max_pixels:
+            raise ValueError(
+                f"{made} would give {out_width}x{out_height} = {out_height * out_width:,} px, "
+                f"over max_pixels={self.max_pixels:,}"
+            )
 
     def upscale(self, gray: torch.Tensor, desc: str | None = None) -> torch.Tensor:
         """Gray [H, W] -> [scale*H, scale*W] by the super-resolution network (if any)."""

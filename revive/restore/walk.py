@@ -230,6 +230,7 @@ def restore_paths(
     device: str = "auto",
     overwrite: bool = False,
     max_pixels: int | None = None,
+    max_side: int | None = None,
     batch_size: int = 8,
     tile_size: int = 512,
     compare_max_side: int = 2048,
@@ -246,8 +247,11 @@ def restore_paths(
 
     Everything that can be checked up front (paths, checkpoints, device, options) raises
     :class:`SetupError` before any file is read; afterwards a bad file is recorded in the
-    summary and the run goes on. ``max_pixels`` is PIL's decompression-bomb limit (``None``:
-    PIL's default of 89,478,485). ``batch_size`` photos are colorized together on the device.
+    summary and the run goes on. ``max_pixels`` is the largest image read or written: PIL's
+    decompression-bomb limit for the input (``None``: PIL's default of 89,478,485) and a cap on
+    the output; ``max_side`` caps the output's long side. A photo whose output would be over a
+    cap is refused from its header, before it is decoded. ``batch_size`` photos are colorized
+    together on the device.
     ``precision`` is the denoiser's (:func:`revive.restore.forward.inference_dtype`).
     ``backend="onnx"`` runs ``.onnx`` exports with onnxruntime instead of PyTorch.
     ``follow_links`` enters links to folders (each real folder once; see :func:`walk_images`).
@@ -273,6 +277,8 @@ def restore_paths(
         upscale_tile_size=upscale_tile_size,
         upscale_overlap=upscale_overlap,
         upscale_max_pixels=upscale_max_pixels,
+        max_side=max_side,
+        max_pixels=max_pixels,
     )
     log.info(
         "reviving %d file(s) from %s into %s on %s (%s colorizer, render %d px%s)",
