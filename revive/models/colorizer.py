@@ -1,5 +1,6 @@
 """What every colorizer LightningModule shares: the color space, the network input and target of
-a batch, the validation and test scores, the panels, and the stop on a non-finite loss.
+a batch, the validation and test scores, the panels, the stop on a non-finite loss, and the
+official G and D optimizers with their linear decay, stepped once per epoch.
 
 A subclass builds ``self.generator`` (gray input -> color output in [-1, 1]) and trains it.
 """
@@ -7,18 +8,27 @@ A subclass builds ``self.generator`` (gray input -> color output in [-1, 1]) and
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import lightning as L
 import torch
+from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from revive.color import ColorSpace, get_color_space
 from revive.evaluation.metrics import ColorfulnessGap, restoration_metrics
+from revive.models.schedules import linear_decay
 from revive.nets.build import build_net
 
 log = logging.getLogger(__name__)
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+
+
+def official_adam(params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """The official pix2pix and CycleGAN optimizer: Adam, lr 2e-4, betas (0.5, 0.999)."""
+    return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
 
 
 def build_generator(cfg: Mapping[str, Any], **channels: int) -> torch.nn.Module:
@@ -38,6 +48,8 @@ class ColorizerModule(L.LightningModule):
 
     generator: torch.nn.Module
     last_losses: tuple[torch.Tensor, torch.Tensor]
+    optimizer_g: OptimizerFactory
+    optimizer_d: OptimizerFactory
 
     def __init__(self, color_space: str = "lab", num_panels: int = 4) -> None:
         super().__init__()
@@ -55,6 +67,20 @@ class ColorizerModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Network input in [-1,1] -> colour output in [-1,1] (ab/110 or RGB)."""
         return self.generator(x)
+
+    def gan_optimizers(
+        self, g_params: Iterable[torch.nn.Parameter], d_params: Iterable[torch.nn.Parameter]
+    ):
+        """``configure_optimizers``' answer: G's and D's optimizers, each with the official
+        linear decay (constant for ``n_epochs``, then to zero over ``n_epochs_decay``)."""
+        opt_g, opt_d = self.optimizer_g(g_params), self.optimizer_d(d_params)
+        decay = linear_decay(self.hparams.n_epochs, self.hparams.n_epochs_decay)
+        return [opt_g, opt_d], [LambdaLR(opt_g, decay), LambdaLR(opt_d, decay)]
+
+    def on_train_epoch_end(self) -> None:
+        # Manual optimization: Lightning leaves the schedulers to the module.
+        for scheduler in self.lr_schedulers():
+            scheduler.step()
 
     def split(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(input, target) of a batch in the networks' memory format.

@@ -15,25 +15,23 @@ color never have them (1 vs 3 channels), so ``lambda_identity`` must stay 0 here
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
-from torch.optim.lr_scheduler import LambdaLR
 
-from revive.models.colorizer import ColorizerModule, build_generator
+from revive.models.colorizer import (
+    ColorizerModule,
+    OptimizerFactory,
+    build_generator,
+    official_adam,
+)
 from revive.models.image_pool import ImagePool
 from revive.models.losses import GANLoss
-from revive.models.schedules import linear_decay
 from revive.nets import init_weights
 from revive.nets.build import DEFAULT_DISCRIMINATOR, NetSpec, build_net, net_config
 
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
 DEFAULT_GENERATOR = "revive.nets.resnet.ResnetGenerator"
-
-
-def _default_adam(params) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
 
 
 class CycleGAN(ColorizerModule):
@@ -78,8 +76,8 @@ class CycleGAN(ColorizerModule):
             init_weights(net, init_gain, skip=getattr(net, "encoder", None))
         self.pool_a, self.pool_b = ImagePool(pool_size), ImagePool(pool_size)
         self.gan = GANLoss(gan_mode)
-        self.optimizer_g = optimizer_g or _default_adam
-        self.optimizer_d = optimizer_d or _default_adam
+        self.optimizer_g = optimizer_g or official_adam
+        self.optimizer_d = optimizer_d or official_adam
 
     @property
     def color_channels(self) -> int:
@@ -141,16 +139,8 @@ class CycleGAN(ColorizerModule):
         self.log_dict(logs | {"train/d_a": d_a.detach(), "train/d_b": d_b.detach()})
         self.last_losses = (losses["g"].detach(), (d_a + d_b).detach())
 
-    def on_train_epoch_end(self) -> None:
-        for scheduler in self.lr_schedulers():
-            scheduler.step()
-
     def configure_optimizers(self):
-        opt_g = self.optimizer_g(
-            itertools.chain(self.generator.parameters(), self.generator_b.parameters())
+        return self.gan_optimizers(
+            itertools.chain(self.generator.parameters(), self.generator_b.parameters()),
+            itertools.chain(self.discriminator_a.parameters(), self.discriminator_b.parameters()),
         )
-        opt_d = self.optimizer_d(
-            itertools.chain(self.discriminator_a.parameters(), self.discriminator_b.parameters())
-        )
-        decay = linear_decay(self.hparams.n_epochs, self.hparams.n_epochs_decay)
-        return [opt_g, opt_d], [LambdaLR(opt_g, decay), LambdaLR(opt_d, decay)]

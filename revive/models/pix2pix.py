@@ -11,15 +11,18 @@ networks to ``torch.compile``. Mixed precision comes from the Trainer (``trainer
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
-from torch.optim.lr_scheduler import LambdaLR
 
-from revive.models.colorizer import ColorizerModule, build_generator
+from revive.models.colorizer import (
+    ColorizerModule,
+    OptimizerFactory,
+    build_generator,
+    official_adam,
+)
 from revive.models.losses import GANLoss, gradient_penalty
-from revive.models.schedules import linear_decay
 from revive.nets import init_weights
 from revive.nets.build import (
     DEFAULT_DISCRIMINATOR,
@@ -28,12 +31,6 @@ from revive.nets.build import (
     build_net,
     net_config,
 )
-
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-
-
-def _default_adam(params) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
 
 
 class Pix2Pix(ColorizerModule):
@@ -87,8 +84,8 @@ class Pix2Pix(ColorizerModule):
                 net.compile()  # in place: state-dict keys stay those of the official nets
         self.gan = GANLoss(gan_mode)
         self.lambda_l1 = lambda_l1
-        self.optimizer_g = optimizer_g or _default_adam
-        self.optimizer_d = optimizer_d or _default_adam
+        self.optimizer_g = optimizer_g or official_adam
+        self.optimizer_d = optimizer_d or official_adam
 
     # -- training -------------------------------------------------------------------------------
     def discriminator_loss(self, x, y, fake) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -144,12 +141,5 @@ class Pix2Pix(ColorizerModule):
             trainable = self.current_epoch >= self.hparams.freeze_encoder_epochs
             self.generator.encoder.requires_grad_(trainable)
 
-    def on_train_epoch_end(self) -> None:
-        for scheduler in self.lr_schedulers():
-            scheduler.step()
-
     def configure_optimizers(self):
-        opt_g = self.optimizer_g(self.generator.parameters())
-        opt_d = self.optimizer_d(self.discriminator.parameters())
-        decay = linear_decay(self.hparams.n_epochs, self.hparams.n_epochs_decay)
-        return [opt_g, opt_d], [LambdaLR(opt_g, decay), LambdaLR(opt_d, decay)]
+        return self.gan_optimizers(self.generator.parameters(), self.discriminator.parameters())
