@@ -20,6 +20,7 @@ from torch import nn
 from revive.models.pix2pix import Pix2Pix
 from revive.nets.dncnn import DnCNN
 from revive.weights.pix2pix import EXPORT_FORMAT
+from tests.tiny_runs import checkpoint_of
 
 
 class Planted:
@@ -47,8 +48,7 @@ def tiny_colorizer() -> Pix2Pix:
 
 def colorizer_checkpoint() -> dict[str, Any]:
     """What train.py saves for a colorizer, without the optimizer states."""
-    model = tiny_colorizer()
-    return {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}
+    return checkpoint_of(tiny_colorizer())
 
 
 def denoiser_checkpoint() -> dict[str, Any]:

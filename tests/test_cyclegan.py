@@ -17,7 +17,7 @@ from revive.nets.resnet import ResnetGenerator
 from revive.restore import restore_paths
 from revive.training.run import train
 from revive.weights.pix2pix import load_colorizer
-from tests.tiny_runs import QUICK, image_folder
+from tests.tiny_runs import QUICK, image_folder, save_checkpoint
 
 TINY = ["model.generator.ngf=4", "model.generator.n_blocks=2", "model.discriminator.ndf=4"]
 TINY += ["data.load_size=72", "data.crop_size=64", "data.a_load_size=72"]
@@ -141,7 +141,7 @@ def test_predict_takes_a_cyclegan_checkpoint(tmp_path):
     torch.manual_seed(0)
     model = tiny_cyclegan("rgb")
     ckpt = tmp_path / "last.ckpt"
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, ckpt)
+    save_checkpoint(model, ckpt)
     net, space = load_colorizer(ckpt)
     x = torch.rand(1, 1, 32, 32) * 2 - 1
     with torch.no_grad():

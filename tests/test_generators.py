@@ -25,7 +25,7 @@ from revive.training.run import train
 from revive.weights.export import export_colorizer
 from revive.weights.pix2pix import load_colorizer, resnet_config_from_state
 from tests.conftest import assert_fp32_close
-from tests.tiny_runs import QUICK, image_folder
+from tests.tiny_runs import QUICK, image_folder, save_checkpoint
 
 
 def n_params(net: nn.Module) -> int:
@@ -211,7 +211,7 @@ def test_checkpoint_rebuilds_its_generator_for_predict_and_export(make_cfg, tmp_
     model = instantiate(cfg.model)
     assert model.hparams["generator"]["_target_"] == cfg.model.generator._target_
     ckpt = tmp_path / "last.ckpt"
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, ckpt)
+    save_checkpoint(model, ckpt)
 
     net, space = load_colorizer(ckpt)
     assert type(net) is type(model.generator) and space.name == "lab"

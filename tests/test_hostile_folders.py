@@ -14,6 +14,7 @@ from revive.io import save_image, walk_images
 from revive.models.pix2pix import Pix2Pix
 from revive.restore import restore_paths
 from revive.restore.walk import REVIVED_SUFFIX, plan_jobs
+from tests.tiny_runs import save_checkpoint
 
 COLLIDING = ["a.jpg", "a.png", "a_jpg.png", "b.png", "b.PNG"]
 
@@ -92,8 +93,7 @@ def colorizer(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = Pix2Pix(generator={"ngf": 4, "num_downs": 5}, discriminator={"ndf": 4})
     path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
-    return path
+    return save_checkpoint(model, path)
 
 
 def test_summary_counts_the_files_that_exist(tmp_path, colorizer):

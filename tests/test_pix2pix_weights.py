@@ -7,6 +7,7 @@ from revive.errors import UserError
 from revive.models.pix2pix import Pix2Pix
 from revive.nets import PatchDiscriminator, UnetGenerator
 from revive.weights.pix2pix import load_colorizer, unet_config_from_state
+from tests.tiny_runs import save_checkpoint
 
 
 def official_generator_file(tmp_path, input_nc=1, output_nc=2, **kwargs):
@@ -63,8 +64,7 @@ def test_architecture_is_inferred_from_keys(tmp_path):
 
 def test_our_checkpoint_gives_the_same_generator(tmp_path):
     model = Pix2Pix(color_space="rgb", generator={"ngf": 8, "num_downs": 6})
-    ckpt = {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}
-    torch.save(ckpt, tmp_path / "ours.ckpt")
+    save_checkpoint(model, tmp_path / "ours.ckpt")
     net, space = load_colorizer(tmp_path / "ours.ckpt")
     x = torch.randn(1, 1, 64, 64)
     with torch.no_grad():

@@ -21,6 +21,7 @@ from revive.nets.dncnn import DnCNN
 from revive.restore import SetupError, restore_config, restore_paths
 from revive.restore.walk import compare_size
 from tests.conftest import REPO
+from tests.tiny_runs import save_checkpoint
 
 RENDER = 64  # the tiny colorizer's canvas: fast, and a multiple of its 2**6
 
@@ -35,8 +36,7 @@ def colorizer(tmp_path_factory) -> Path:
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.3, 0.3)
     path = tmp_path_factory.mktemp("ckpt") / "last.ckpt"
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
-    return path
+    return save_checkpoint(model, path)
 
 
 def save_dncnn(path: Path, depth: int = 5, features: int = 8) -> Path:

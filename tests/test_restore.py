@@ -19,6 +19,7 @@ from revive.restore import Restorer, SetupError, load_restorer, restore_paths
 from revive.restore.canvas import fit_canvas, mirror_indices, upsample_rows
 from revive.restore.tiling import receptive_radius, run_tiled, spans
 from tests.conftest import assert_fp32_close, require_shared
+from tests.tiny_runs import save_checkpoint
 
 ODD_SIZES = [(301, 517), (1, 1), (300, 4000)]  # (height, width)
 
@@ -241,7 +242,7 @@ def save_lightning_colorizer(path, color_space: str = "lab") -> Pix2Pix:
         for m in model.generator.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.2, 0.2)
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
+    save_checkpoint(model, path)
     return model
 
 

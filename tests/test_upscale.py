@@ -28,6 +28,7 @@ from revive.restore import SetupError, restore_paths
 from revive.restore.upscale import Upscaler
 from revive.weights.upscaler import load_upscaler
 from tests.conftest import REPO
+from tests.tiny_runs import save_checkpoint
 
 RENDER = 64  # the tiny colorizer's canvas
 
@@ -90,8 +91,7 @@ def colorizer(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = Pix2Pix(generator={"ngf": 8, "num_downs": 6}, discriminator={"ndf": 8})
     path = tmp_path_factory.mktemp("ckpt") / "last.ckpt"
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
-    return path
+    return save_checkpoint(model, path)
 
 
 def gray(height: int, width: int, seed: int = 0) -> torch.Tensor:

@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from revive.models.losses import gradient_penalty
 from revive.restore import restore_paths
 from revive.weights.pix2pix import load_colorizer
-from tests.tiny_runs import QUICK, TINY_PIX2PIX, image_folder
+from tests.tiny_runs import QUICK, TINY_PIX2PIX, image_folder, save_checkpoint
 
 
 def test_gradient_penalty_of_a_linear_critic_is_closed_form():
@@ -96,7 +96,7 @@ def test_predict_takes_a_wgangp_checkpoint(make_cfg, tmp_path):
     torch.manual_seed(0)
     model = instantiate(make_cfg("train", ["model=pix2pix_wgangp", *TINY_PIX2PIX]).model)
     ckpt = tmp_path / "last.ckpt"
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, ckpt)
+    save_checkpoint(model, ckpt)
     net, space = load_colorizer(ckpt)
     x = torch.rand(1, 1, 64, 64) * 2 - 1
     with torch.no_grad():

@@ -194,3 +194,15 @@ class ResumeProbe(L.Callback):
                 "weights": tensor_digest(pl_module.state_dict()),
             }
         )
+
+
+def checkpoint_of(model: L.LightningModule) -> dict[str, Any]:
+    """``model`` in the layout of train.py's checkpoints (weights and hyper-parameters, no
+    optimizer states): what predict.py, eval.py and the loaders read."""
+    return {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}
+
+
+def save_checkpoint(model: L.LightningModule, path: Path) -> Path:
+    """:func:`checkpoint_of` ``model``, saved to ``path``."""
+    torch.save(checkpoint_of(model), path)
+    return path
