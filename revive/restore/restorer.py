@@ -35,7 +35,7 @@ from revive.hardware import resolve_device
 from revive.restore.canvas import Canvas, fit_canvas, merge_chroma, mirror_indices
 from revive.restore.forward import denoising_forward, inference_dtype
 from revive.restore.tiling import receptive_radius, run_tiled
-from revive.restore.upscale import Upscaler
+from revive.restore.upscale import Upscaler, check_output_pixels
 from revive.weights.onnx import OnnxNetwork
 
 
@@ -150,17 +150,13 @@ class Restorer:
         if self.upscaler is not None:
             self.upscaler.check_size(height, width)
         out_height, out_width = height * self.scale, width * self.scale
-        made = f"{width}x{height}" + (f" upscaled x{self.scale}" if self.scale > 1 else "")
         if self.max_side is not None and max(out_height, out_width) > self.max_side:
+            made = f"{width}x{height}" + (f" upscaled x{self.scale}" if self.scale > 1 else "")
             raise ValueError(
                 f"{made} would give a {out_width}x{out_height} output, longer than "
                 f"max_side={self.max_side}"
             )
-        if self.max_pixels is not None and out_height * out_width > self.max_pixels:
-            raise ValueError(
-                f"{made} would give {out_width}x{out_height} = {out_height * out_width:,} px, "
-                f"over max_pixels={self.max_pixels:,}"
-            )
+        check_output_pixels(height, width, self.scale, self.max_pixels, "max_pixels")
 
     def upscale(self, gray: torch.Tensor, desc: str | None = None) -> torch.Tensor:
         """Gray [H, W] -> [scale*H, scale*W] by the super-resolution network (if any)."""

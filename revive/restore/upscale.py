@@ -16,6 +16,19 @@ from revive.color import luminance_pt
 from revive.restore.tiling import run_tiled
 
 
+def check_output_pixels(height: int, width: int, scale: int, cap: int | None, name: str) -> None:
+    """Refuse a ``width`` x ``height`` photo whose output, ``scale`` times its size, would have
+    more pixels than the cap ``name`` (``None``: no cap)."""
+    pixels = height * width * scale**2
+    if cap is not None and pixels > cap:
+        made = f"{width}x{height}" + (f" upscaled x{scale}" if scale > 1 else "")
+        hint = "raise it, or use a model of lower scale" if scale > 1 else "raise it"
+        raise ValueError(
+            f"{made} would be {width * scale}x{height * scale} = {pixels:,} px, over "
+            f"{name}={cap:,}; {hint}"
+        )
+
+
 class Upscaler:
     """An SR network ready to upscale gray [H, W] images of any size, tile by tile.
 
@@ -54,13 +67,7 @@ class Upscaler:
 
     def check_size(self, height: int, width: int) -> None:
         """Refuse, before any work, a photo whose upscaled output would exceed the cap."""
-        pixels = height * width * self.scale**2
-        if self.max_pixels is not None and pixels > self.max_pixels:
-            raise ValueError(
-                f"{width}x{height} upscaled x{self.scale} would be {width * self.scale}x"
-                f"{height * self.scale} = {pixels:,} px, over upscale_max_pixels="
-                f"{self.max_pixels:,}; raise it, or use a model of lower scale"
-            )
+        check_output_pixels(height, width, self.scale, self.max_pixels, "upscale_max_pixels")
 
     def _forward(self, window: torch.Tensor) -> torch.Tensor:
         """[1, 1, h, w] -> [1, 1, scale*h, scale*w]; spandrel pads to the model's size needs."""
