@@ -113,7 +113,8 @@ class Spots(A.ImageOnlyTransform):
     darkens gray scans and color prints alike.
     """
 
-    MUD = np.array([[[96, 64, 36]]], np.uint8)  # RGB of a stain; gray images take its gray
+    MUD = np.array([[[96, 64, 36]]], np.uint8)  # RGB of a stain
+    MUD_GRAY = luminance_uint8(MUD)[..., None]  # its gray, for gray images
     SHRINK = 4
 
     def __init__(
@@ -140,7 +141,7 @@ class Spots(A.ImageOnlyTransform):
     def apply(self, img: np.ndarray, alpha: np.ndarray | None = None, **params: Any):
         if alpha is None:
             return img
-        mud = (luminance_uint8(self.MUD)[..., None] if img.shape[-1] == 1 else self.MUD)[0, 0]
+        mud = (self.MUD_GRAY if img.shape[-1] == 1 else self.MUD)[0, 0]
         alpha = alpha[..., None]
         stained = img.astype(np.float32) * (1.0 - alpha) + mud * alpha
         return (stained + 0.5).astype(np.uint8)
