@@ -9,11 +9,12 @@ that a new model's ``lambda_*`` or a third optimizer's ``lr`` are checked withou
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
+from revive.config import flatten
 from revive.errors import UserError
 
 Rule = tuple[Callable[[Any], bool], str]
@@ -51,22 +52,6 @@ PREFIX_RULES: dict[str, Rule] = {"lambda_": NON_NEGATIVE_NUMBER}
 SECTIONS = ("model", "data", "trainer")
 
 
-def _leaves(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
-    """(dotted path, key, value) of every leaf under ``node``; lists are leaves."""
-    if isinstance(node, DictConfig):
-        for key in node:
-            value = node._get_node(key)
-            if isinstance(value, DictConfig):
-                yield from _leaves(value, f"{path}.{key}")
-            else:
-                yield f"{path}.{key}", str(key), _value(node, key)
-
-
-def _value(node: DictConfig, key: Any) -> Any:
-    value = OmegaConf.select(node, str(key), throw_on_missing=False)
-    return OmegaConf.to_container(value) if isinstance(value, ListConfig) else value
-
-
 def _rule(key: str) -> Rule | None:
     if key in RULES:
         return RULES[key]
@@ -79,8 +64,8 @@ def check_values(cfg: DictConfig) -> None:
         node = cfg.get(section)
         if not isinstance(node, DictConfig):
             continue
-        for path, key, value in _leaves(node, section):
-            rule = _rule(key)
+        for path, value in flatten(OmegaConf.to_container(node, resolve=True), section).items():
+            rule = _rule(path.rsplit(".", 1)[-1])
             if rule is None or value is None:
                 continue
             accepts, what = rule
