@@ -5,8 +5,10 @@ luminance at full resolution, the colorizer on the render canvas, the chroma mer
 size. The output is scored at the photo's own size, in 8-bit sRGB, against the photo itself.
 
 The **gray baseline** is the honest floor of colorization: the same luminance merged with zero
-chroma (L* kept, a* = b* = 0), through the same merge. A colorizer earns its place only by beating
-it, or by adding plausible color at a small cost in PSNR. Both are scored in the same pass.
+chroma (L* kept, a* = b* = 0), through the same merge. The **wash** is the second floor: the same
+luminance with one constant a*b* everywhere, the folder's mean chroma over all its truth pixels
+(on faces a constant skin tone beats gray by several dB). A colorizer earns its place only by
+beating both. All three are scored in the same pass (the wash's chroma in a first, cheap one).
 
 A photo with no color of its own (a gray scan, a 16-bit gray TIFF) has no truth: only the
 colorfulness of the output is reported for it, with the reason.
@@ -145,6 +147,44 @@ def gray_baseline(restorer: Restorer, light: torch.Tensor) -> np.ndarray:
     return restorer.merge(light, torch.zeros(2, box.side, box.side), box)
 
 
+def wash_baseline(restorer: Restorer, light: torch.Tensor, mean_ab: torch.Tensor) -> np.ndarray:
+    """The output's luminance kept, every pixel given the chroma ``mean_ab`` [2] (a*b* units),
+    through the restorer's own merge."""
+    box = restorer.canvas(*light.shape)
+    return restorer.merge(light, mean_ab.view(2, 1, 1).expand(2, box.side, box.side), box)
+
+
+def mean_chroma(photos: list[np.ndarray]) -> torch.Tensor:
+    """The mean a*b* [2] over every pixel of ``photos`` (uint8 RGB): each pixel counts once,
+    so a large photo weighs more than a small one."""
+    import kornia.color as kc
+
+    total, count = torch.zeros(2, dtype=torch.float64), 0
+    for rgb in photos:
+        tensor = torch.from_numpy(np.array(rgb, np.float32)).permute(2, 0, 1) / 255.0
+        ab = kc.rgb_to_lab(tensor)[1:].flatten(1).double()
+        total += ab.sum(1)
+        count += ab.shape[1]
+    return (total / max(count, 1)).float()
+
+
+def folder_chroma(paths: list[Path], scale: int, progress: bool) -> torch.Tensor:
+    """:func:`mean_chroma` of the truths of ``paths`` (read as the scoring pass reads them;
+    unreadable files and photos without truth are left out)."""
+
+    def truths():
+        for path in tqdm(paths, desc="mean chroma", unit="photo", disable=not progress):
+            try:
+                img = open_image(path)
+                truth, _ = truth_of(cut_to_multiple(img, scale) if scale > 1 else img)
+            except (ImageReadError, OSError, ValueError):
+                continue
+            if truth is not None:
+                yield truth
+
+    return mean_chroma(truths())
+
+
 def cut_to_multiple(img: Image.Image, scale: int) -> Image.Image:
     """The top-left part of ``img`` whose sides are multiples of ``scale``."""
     width, height = img.size
@@ -198,8 +238,9 @@ def evaluate_colorizer(
     extra: Mapping[str, PairMetric] | None = None,
     fid: FidScore | None = None,
 ) -> tuple[pd.DataFrame, list[SheetRow]]:
-    """Per-photo metrics of the colorizer (``psnr`` ...) and of the gray baseline (``gray_psnr``
-    ...) on every image under ``test_dir``, and the first ``sheet_count`` photos as sheet rows.
+    """Per-photo metrics of the colorizer (``psnr`` ...), of the gray baseline (``gray_psnr``
+    ...) and of the wash (``wash_psnr`` ...) on every image under ``test_dir``, and the first
+    ``sheet_count`` photos as sheet rows. ``table.attrs["wash_ab"]`` is the wash's a*b*.
     ``extra``: optional reference metrics, scored for both. ``fid``: collects the photos with
     truth; its folder-level scores land in ``table.attrs["set_metrics"]``.
 
@@ -208,6 +249,7 @@ def evaluate_colorizer(
     root = Path(test_dir).expanduser()
     paths = image_folder(root, "data.test_dir")
     scale = restorer.scale
+    wash_ab = folder_chroma(paths, scale, progress)
     rows, sheet = [], []
     for path in tqdm(paths, desc=f"colorizing {root.name}", unit="photo", disable=not progress):
         try:
@@ -237,6 +279,8 @@ def evaluate_colorizer(
             "truth_colorfulness": truth_cf,
         }
         row.update({f"gray_{k}": v for k, v in score(baseline, truth, truth_cf, extra).items()})
+        wash = wash_baseline(restorer, light, wash_ab)
+        row.update({f"wash_{k}": v for k, v in score(wash, truth, truth_cf, extra).items()})
         if scale > 1:
             row.update(upscaling_scores(light, gray, given, scale))
         rows.append(row)
@@ -249,6 +293,7 @@ def evaluate_colorizer(
     if not rows:
         raise UserError(f"no readable image in data.test_dir={test_dir} (see the warnings)")
     table = pd.DataFrame(rows)
+    table.attrs["wash_ab"] = wash_ab.tolist()
     if fid is not None:
         table.attrs["set_metrics"] = fid.compute()
     return table, sheet

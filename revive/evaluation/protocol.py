@@ -75,12 +75,15 @@ def evaluate_colorization(cfg: DictConfig) -> pd.DataFrame:
     from revive.evaluation.colorizers import contact_sheet, evaluate_colorizer
     from revive.evaluation.perceptual import optional_metrics
     from revive.restore.restorer import load_restorer
+    from revive.weights.shipped import shipped_colorizer
 
-    test_dir, path = test_folder(cfg), weights_path(cfg)
+    test_dir = test_folder(cfg)
+    given = cfg.get("weights") is not None or cfg.get("ckpt") is not None
+    path = weights_path(cfg) if given else shipped_colorizer()
     restorer = load_restorer(
         path,
         device=str(cfg.device),
-        render_size=int(cfg.render_size),
+        render_size=None if cfg.get("render_size") is None else int(cfg.render_size),
         upscaler=cfg.get("upscaler"),
         upscale_tile_size=int(cfg.get("upscale_tile_size", 192)),
         upscale_overlap=int(cfg.get("upscale_overlap", 16)),
@@ -118,7 +121,7 @@ EVALUATORS: dict[str, Callable[[DictConfig], pd.DataFrame]] = {
 INFO_COLUMNS = ("width", "height", "truth")
 # Column prefixes of the references scored beside the model: the gray baseline, and with an
 # upscaler its luminance against a bicubic enlargement. Averages are named ``<group>/<metric>``.
-GROUPS = {"gray_": "gray", "sr_": "sr", "bicubic_": "bicubic"}
+GROUPS = {"gray_": "gray", "wash_": "wash", "sr_": "sr", "bicubic_": "bicubic"}
 
 
 def averages(table: pd.DataFrame) -> dict[str, float]:
@@ -139,18 +142,19 @@ def averages(table: pd.DataFrame) -> dict[str, float]:
 def print_against_gray(
     metrics: dict[str, float], title: str, console: Console | None = None
 ) -> None:
-    """metric | model | gray baseline | model - gray, for every metric both have."""
+    """metric | model | gray | wash | model - gray | model - wash, for every model metric (the
+    floors' cells are blank where they have no such metric)."""
     table = Table(title=title)
-    for name, justify in (("metric", "left"), ("model", "right"), ("gray baseline", "right")):
-        table.add_column(name, justify=justify)
-    table.add_column("model - gray", justify="right")
+    for name in ("metric", "model", "gray baseline", "wash", "model - gray", "model - wash"):
+        table.add_column(name, justify="left" if name == "metric" else "right")
     for name, value in metrics.items():
         if not name.startswith("test/"):
             continue
         metric = name.removeprefix("test/")
         gray = metrics.get(f"gray/{metric}", math.nan)
-        cells = [f"{v:.4f}" if not math.isnan(v) else "–" for v in (value, gray, value - gray)]
-        table.add_row(metric, *cells)
+        wash = metrics.get(f"wash/{metric}", math.nan)
+        cells = [value, gray, wash, value - gray, value - wash]
+        table.add_row(metric, *(f"{v:.4f}" if not math.isnan(v) else "–" for v in cells))
     (console or Console()).print(table)
 
 

@@ -7,6 +7,7 @@ A subclass builds ``self.generator`` (gray input -> color output in [-1, 1]) and
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -63,10 +64,51 @@ class ColorizerModule(L.LightningModule):
         self.test_metrics = restoration_metrics("test/")
         self.test_color = ColorfulnessGap()
         self.panel: dict[str, torch.Tensor] = {}
+        self.generator_ema: torch.nn.Module | None = None
+        self.ema_decay, self.ema_updates = 0.0, 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Network input in [-1,1] -> colour output in [-1,1] (ab/110 or RGB)."""
         return self.generator(x)
+
+    # -- the exponential moving average of the generator's weights ------------------------------
+    def enable_ema(self, decay: float) -> None:
+        """Keep ``generator_ema``, an average of the generator's weights over the last
+        ~1/(1-decay) steps (0: off). Validation, test, panels and exports use it: the average
+        of a noisy late trajectory scores better than its last point, with no extra steps."""
+        if not 0 <= decay < 1:
+            raise ValueError(f"model.ema_decay must be in [0, 1), got {decay}")
+        self.ema_decay = decay
+        self.ema_updates = 0
+        self.generator_ema = (
+            copy.deepcopy(self.generator).requires_grad_(False).eval() if decay else None
+        )
+
+    @property
+    def scoring_generator(self) -> torch.nn.Module:
+        """The generator that validation, test and exports use: the average when kept."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """One averaging step, after each generator update. Early on the average uses
+        ``min(decay, (1 + n) / (10 + n))`` so that it is not dominated by the random start."""
+        if self.generator_ema is None:
+            return
+        self.ema_updates += 1
+        decay = min(self.ema_decay, (1 + self.ema_updates) / (10 + self.ema_updates))
+        ema = list(self.generator_ema.parameters())
+        torch._foreach_lerp_(ema, [p.detach() for p in self.generator.parameters()], 1 - decay)
+        for mine, theirs in zip(
+            self.generator_ema.buffers(), self.generator.buffers(), strict=True
+        ):
+            mine.copy_(theirs)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["ema_updates"] = getattr(self, "ema_updates", 0)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.ema_updates = int(checkpoint.get("ema_updates", 0))
 
     def gan_optimizers(
         self, g_params: Iterable[torch.nn.Parameter], d_params: Iterable[torch.nn.Parameter]
@@ -109,7 +151,7 @@ class ColorizerModule(L.LightningModule):
     # -- evaluation -----------------------------------------------------------------------------
     def _evaluate(self, batch, metrics, color, stage: str) -> None:
         x, y = self.split(batch)
-        fake = self.generator(x)
+        fake = self.scoring_generator(x)
         # Score in fp32 outside autocast: under bf16 the SSIM's Gaussian convolutions and the
         # LAB->RGB conversion lose precision (SSIM near 1 drops by several hundredths).
         with torch.autocast(device_type=x.device.type, enabled=False):

@@ -11,11 +11,14 @@ networks to ``torch.compile``. Mixed precision comes from the Trainer (``trainer
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from revive.models.chroma_loss import RebalancedChromaLoss, bin_histogram
 from revive.models.colorizer import (
     ColorizerModule,
     OptimizerFactory,
@@ -31,6 +34,16 @@ from revive.nets.build import (
     build_net,
     net_config,
 )
+
+log = logging.getLogger(__name__)
+
+COLOR_LOSSES = ("l1", "classify")
+CLASSIFIER = "revive.nets.chroma_classifier.ChromaClassifier"
+# model.classify: the head's width, the decoding temperature, the uniform share of the class
+# prior, the Gaussian (a*b* units) of the soft targets and of the prior's smoothing, and the
+# seed of the photos the prior is counted on.
+CLASSIFY_STRIDE = 2
+CLASSIFY_DEFAULTS = {"features": 32, "temperature": 0.38, "mix": 0.5, "sigma": 5.0, "seed": 0}
 
 
 class Pix2Pix(ColorizerModule):
@@ -53,13 +66,32 @@ class Pix2Pix(ColorizerModule):
         channels_last: bool = False,
         compile: bool = False,
         freeze_encoder_epochs: int = 0,
+        lambda_gan: float = 1.0,
+        color_loss: str = "l1",
+        lambda_classify: float = 1.0,
+        classify: Mapping[str, Any] | None = None,
+        ema_decay: float = 0.0,
     ) -> None:
         super().__init__(color_space, num_panels)
+        if color_loss not in COLOR_LOSSES:
+            raise ValueError(f"model.color_loss must be one of {COLOR_LOSSES}, not {color_loss!r}")
+        if color_loss == "classify" and self.space.name != "lab":
+            raise ValueError("model.color_loss=classify predicts a*b* bins: use color_space=lab")
         self.save_hyperparameters(
             ignore=["optimizer_g", "optimizer_d", "generator", "discriminator"]
         )
         # The networks' configs as plain dicts: the checkpoint alone rebuilds them.
         self.hparams["generator"] = net_config(generator, DEFAULT_GENERATOR)
+        classify = dict(CLASSIFY_DEFAULTS | dict(classify or {}))
+        self.hparams["classify"] = classify
+        if color_loss == "classify" and self.hparams["generator"]["_target_"] != CLASSIFIER:
+            # the configured generator becomes the trunk of a bin classifier
+            self.hparams["generator"] = {
+                "_target_": CLASSIFIER,
+                "trunk": self.hparams["generator"],
+                "features": classify["features"],
+                "temperature": classify["temperature"],
+            }
         self.hparams["discriminator"] = net_config(discriminator, DEFAULT_DISCRIMINATOR)
         self.automatic_optimization = False
         self.generator = build_generator(
@@ -83,7 +115,17 @@ class Pix2Pix(ColorizerModule):
             if compile:
                 net.compile()  # in place: state-dict keys stay those of the official nets
         self.gan = GANLoss(gan_mode)
-        self.lambda_l1 = lambda_l1
+        self.lambda_l1, self.lambda_gan, self.lambda_classify = (
+            lambda_l1,
+            lambda_gan,
+            lambda_classify,
+        )
+        self.classifier_loss = (
+            RebalancedChromaLoss(self.generator.centers, classify["mix"], classify["sigma"])
+            if color_loss == "classify"
+            else None
+        )
+        self.enable_ema(ema_decay)
         self.optimizer_g = optimizer_g or official_adam
         self.optimizer_d = optimizer_d or official_adam
 
@@ -100,40 +142,113 @@ class Pix2Pix(ColorizerModule):
             )
         return loss, loss_real, loss_fake
 
-    def generator_loss(self, x, y, fake) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        loss_gan = self.gan.g(self.discriminator(torch.cat([x, fake], 1)))
-        loss_l1 = F.l1_loss(fake, y)
-        return loss_gan + self.lambda_l1 * loss_l1, loss_gan, loss_l1
+    @property
+    def uses_gan(self) -> bool:
+        """``lambda_gan=0`` trains the generator alone (regression or classification)."""
+        return self.lambda_gan > 0
+
+    def generate(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(the generator's output, its bin logits when it is a classifier, else None).
+
+        A classifier's loss reads every :data:`CLASSIFY_STRIDE`-th pixel each way (neighbours
+        carry nearly the same color), so its 1x1 head runs on those pixels only; without a
+        GAN nothing needs the decoded colors, and the output is None.
+        """
+        if self.classifier_loss is None:
+            return self.generator(x), None
+        features, s = self.generator.trunk(x), CLASSIFY_STRIDE
+        if not self.uses_gan:
+            return None, self.generator.head(features[:, :, ::s, ::s])
+        logits = self.generator.head(features)
+        return self.generator.decode(logits), logits[:, :, ::s, ::s]
+
+    def generator_loss(
+        self, x, y, fake, logits: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G's loss: ``lambda_gan`` x GAN + ``lambda_l1`` x L1 (or ``lambda_classify`` x the
+        rebalanced cross-entropy); (total, the terms to log)."""
+        terms: dict[str, torch.Tensor] = {}
+        total = x.new_zeros((), dtype=torch.float32)
+        if self.uses_gan:
+            terms["train/g_gan"] = self.gan.g(self.discriminator(torch.cat([x, fake], 1)))
+            total = total + self.lambda_gan * terms["train/g_gan"]
+        if fake is not None:
+            terms["train/g_l1"] = F.l1_loss(fake, y)
+        if logits is None:
+            total = total + self.lambda_l1 * terms["train/g_l1"]
+        else:
+            s = CLASSIFY_STRIDE
+            terms["train/g_classify"] = self.classifier_loss(logits, y[:, :, ::s, ::s])
+            total = total + self.lambda_classify * terms["train/g_classify"]
+        return total, terms
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         x, y = self.split(batch)
-        fake = self.generator(x)
+        fake, logits = self.generate(x)
 
-        self.discriminator.requires_grad_(True)
-        loss_d, loss_real, loss_fake = self.discriminator_loss(x, y, fake)
-        opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(loss_d)
-        opt_d.step()
+        logs: dict[str, torch.Tensor] = {}
+        loss_d = x.new_zeros((), dtype=torch.float32)
+        if self.uses_gan:
+            self.discriminator.requires_grad_(True)
+            loss_d, loss_real, loss_fake = self.discriminator_loss(x, y, fake)
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(loss_d)
+            opt_d.step()
+            logs = {"train/d_real": loss_real.detach(), "train/d_fake": loss_fake.detach()}
 
-        loss_g, logs = self.generator_step(opt_g, x, y, fake)
-        logs |= {"train/d_real": loss_real.detach(), "train/d_fake": loss_fake.detach()}
-        self.log_dict(logs, prog_bar=False)
+        loss_g, generator_logs = self.generator_step(opt_g, x, y, fake, logits)
+        self.log_dict(logs | generator_logs, prog_bar=False)
         self.last_losses = (loss_g.detach(), loss_d.detach())
 
     def generator_step(
-        self, opt_g: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, fake: torch.Tensor
+        self,
+        opt_g: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        fake: torch.Tensor,
+        logits: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One update of G against the current D: (its loss, its logged terms)."""
         # G's backward needs no D weight grads. Frozen weights also bypass autocast's cast
         # cache, which still holds bf16 copies of D from before opt_d.step().
         self.discriminator.requires_grad_(False)
-        loss_g, loss_gan, loss_l1 = self.generator_loss(x, y, fake)
+        loss_g, terms = self.generator_loss(x, y, fake, logits)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss_g)
         opt_g.step()
+        self.update_ema()
         self.discriminator.requires_grad_(True)
-        return loss_g, {"train/g_gan": loss_gan.detach(), "train/g_l1": loss_l1.detach()}
+        return loss_g, {k: v.detach() for k, v in terms.items()}
+
+    def on_fit_start(self) -> None:
+        if self.classifier_loss is not None and not self.classifier_loss.has_counts:
+            self.classifier_loss.set_counts(self.training_bin_counts())
+
+    def training_bin_counts(self, photos: int = 512) -> torch.Tensor:
+        """The a*b* bin histogram of ``photos`` training photos drawn with the run's seed (the
+        prior behind the class weights), read from the datamodule's training set."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        dataset = getattr(datamodule, "datasets", {}).get("train") if datamodule else None
+        if dataset is None:
+            raise RuntimeError("model.color_loss=classify needs a datamodule with a train split")
+        generator = torch.Generator().manual_seed(int(self.hparams.get("classify")["seed"]))
+        picks = torch.randperm(len(dataset), generator=generator)[:photos].tolist()
+        counts = torch.zeros(self.generator.num_bins)
+        centers = self.generator.centers.cpu()
+        for start in range(0, len(picks), 32):
+            samples = [dataset[i] for i in picks[start : start + 32]]
+            batch = {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
+            _, y = self.space.split(batch)
+            ab = y.permute(0, 2, 3, 1).reshape(-1, 2) * 110.0
+            counts += bin_histogram(ab, centers)
+        log.info(
+            "class prior from %d training photos: %d of %d bins seen",
+            len(picks),
+            int((counts > 0).sum()),
+            counts.numel(),
+        )
+        return counts.to(self.device)
 
     def on_train_epoch_start(self) -> None:
         # DeOldify's recipe: the decoder learns on the frozen pretrained encoder first.

@@ -69,7 +69,9 @@ class Pix2PixWGANGP(Pix2Pix):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # a resumed run keeps its place in the n_critic cycle
+        super().on_save_checkpoint(checkpoint)
         checkpoint["critic_steps"] = self.critic_steps
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
         self.critic_steps = int(checkpoint.get("critic_steps", 0))

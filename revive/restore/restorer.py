@@ -202,7 +202,7 @@ BACKENDS = ("torch", "onnx")
 
 
 def load_restorer(
-    colorizer: str | os.PathLike,
+    colorizer: str | os.PathLike | None = None,
     denoiser: str | os.PathLike | None = None,
     device: str = "auto",
     backend: str = "torch",
@@ -215,8 +215,22 @@ def load_restorer(
     """Load the networks; every problem becomes one SetupError that names the argument.
 
     ``backend="onnx"`` runs ``.onnx`` exports (:mod:`revive.weights.onnx`) with onnxruntime;
-    everything around the networks stays the same.
+    everything around the networks stays the same. ``colorizer=None`` is the shipped colorizer
+    (:mod:`revive.weights.shipped`); ``render_size=None`` (or absent) is the render size the
+    colorizer file records (the scale it was trained at), else 256.
     """
+    from revive.weights.shipped import (
+        DEFAULT_RENDER_SIZE,
+        recorded_render_size,
+        shipped_colorizer,
+    )
+
+    try:
+        colorizer = shipped_colorizer() if colorizer is None else colorizer
+        if kwargs.get("render_size") is None:
+            kwargs["render_size"] = recorded_render_size(colorizer) or DEFAULT_RENDER_SIZE
+    except ValueError as e:
+        raise SetupError(f"colorizer={colorizer}: {e}") from e
     if backend not in BACKENDS:
         raise SetupError(f"backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
     try:

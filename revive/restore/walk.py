@@ -224,9 +224,9 @@ def find_jobs(
 def restore_paths(
     input: str | os.PathLike,
     output: str | os.PathLike,
-    colorizer: str | os.PathLike,
+    colorizer: str | os.PathLike | None = None,
     denoiser: str | os.PathLike | None = None,
-    render_size: int = 256,
+    render_size: int | None = None,
     device: str = "auto",
     overwrite: bool = False,
     max_pixels: int | None = None,
@@ -287,7 +287,7 @@ def restore_paths(
         output,
         restorer.device,
         restorer.space.name,
-        render_size,
+        restorer.render_size,
         f", denoising in {restorer.denoise_dtype}" if restorer.denoiser is not None else "",
     )
     if not jobs:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,54 @@ class ReplicaCheck(L.Callback):
                 f"the {trainer.world_size} DDP replicas ended with different weights "
                 f"(see {self.filename}); gradients were not synchronised for some parameters"
             )
+
+
+class Throughput(L.Callback):
+    """Training images per second, logged as ``train/images_per_s`` and printed every
+    ``every_n_steps`` steps and at each epoch's end, so that a run shows how fast it trains
+    (the time between batches includes waiting on the loader, so a starved step shows too)."""
+
+    def __init__(self, every_n_steps: int = 100) -> None:
+        self.every_n_steps = every_n_steps
+        self._start: float | None = None
+        self._images = 0
+        self._epoch_start: float | None = None
+        self._epoch_images = 0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_start, self._epoch_images = None, 0
+        self._start, self._images = None, 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        now = time.perf_counter()
+        if self._start is None:  # the first batch pays for worker start-up: timing starts after it
+            self._start = self._epoch_start = now
+            return
+        size = _batch_size(batch)
+        self._images += size
+        self._epoch_images += size
+        if (batch_idx + 1) % self.every_n_steps == 0:
+            rate = self._images / max(now - self._start, 1e-9)
+            pl_module.log("train/images_per_s", rate)
+            if trainer.is_global_zero:
+                print(f"step {trainer.global_step}: {rate:.1f} images/s", flush=True)
+            self._start, self._images = now, 0
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._epoch_start is None or not trainer.is_global_zero:
+            return
+        seconds = time.perf_counter() - self._epoch_start
+        rate = self._epoch_images / max(seconds, 1e-9)
+        print(
+            f"epoch {trainer.current_epoch}: {self._epoch_images} images in {seconds:.0f} s, "
+            f"{rate:.1f} images/s",
+            flush=True,
+        )
+
+
+def _batch_size(batch: Any) -> int:
+    """Samples in a batch: a dict or a sequence of tensors (first entry), or a tensor."""
+    first = next(iter(batch.values())) if isinstance(batch, dict) else batch
+    if isinstance(first, (list, tuple)):
+        first = first[0]
+    return len(first)

@@ -239,7 +239,9 @@ def _score_test_dirs(cfg, trainer: L.Trainer, model: L.LightningModule) -> dict[
         best = trainer.checkpoint_callback.best_model_path
         log.info("scoring %s on %s", best, ", ".join(folders.values()))
         return score_checkpoint(best, folders, device, render_size)
-    restorer = Restorer(model.generator, model.space, render_size=render_size, device=device)
+    restorer = Restorer(
+        model.scoring_generator, model.space, render_size=render_size, device=device
+    )
     return score_folders(restorer, folders)
 
 

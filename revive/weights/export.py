@@ -24,16 +24,38 @@ from revive.weights.pix2pix import EXPORT_FORMAT, build_colorizer, load_colorize
 
 
 def export_colorizer(
-    ckpt: str | os.PathLike, dest: str | os.PathLike, overwrite: bool = False
+    ckpt: str | os.PathLike,
+    dest: str | os.PathLike,
+    overwrite: bool = False,
+    render_size: int | None = None,
+    half: bool = False,
+    notes: dict[str, str] | None = None,
 ) -> Path:
-    """Write the generator of ``ckpt`` (any format ``load_colorizer`` reads) to ``dest``."""
+    """Write the generator of ``ckpt`` (any format ``load_colorizer`` reads) to ``dest``.
+
+    ``render_size``: the scale it was trained at, recorded so that predict, eval and the page
+    render at it by default. ``half``: floating-point weights stored as fp16 (half the file;
+    loaders compute in fp32). ``notes``: more metadata (e.g. the training command).
+    """
     dest = Path(dest)
     if dest.exists() and not overwrite:
         raise UserError(f"{dest} exists; pass --overwrite to replace it")
+    if render_size is not None and render_size < 1:
+        raise UserError(f"render size must be positive, got {render_size}")
     cfg, state, space = read_colorizer(ckpt)
     build_colorizer(cfg, state, ckpt)  # refuse weights that do not fit their architecture
-    state = {k: v.contiguous() for k, v in state.items()}
-    metadata = {"format": EXPORT_FORMAT, "color_space": space.name, "generator": json.dumps(cfg)}
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).contiguous()
+        for k, v in state.items()
+    }
+    metadata = {
+        **(notes or {}),
+        "format": EXPORT_FORMAT,
+        "color_space": space.name,
+        "generator": json.dumps(cfg),
+    }
+    if render_size is not None:
+        metadata["render_size"] = json.dumps(render_size)
     with atomic_path(dest) as tmp:
         save_file(state, str(tmp), metadata=metadata)
     return dest
@@ -69,13 +91,25 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("dest", help="output file: .safetensors (colorizers) or .onnx (any)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    parser.add_argument(
+        "--render-size",
+        type=int,
+        help="safetensors: record the render size the colorizer was trained at (its crop size)",
+    )
+    parser.add_argument(
+        "--fp16", action="store_true", help="safetensors: store the weights in half precision"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of bad input")
     args = parser.parse_args(argv)
     exporter = EXPORTERS.get(Path(args.dest).suffix.lower())
     if exporter is None:
         parser.error(f"{args.dest}: the extension must be one of {', '.join(EXPORTERS)}")
+    options = {"render_size": args.render_size, "half": args.fp16}
+    if exporter is not export_colorizer and any(options.values()):
+        parser.error("--render-size and --fp16 are for .safetensors exports")
     with user_errors("revive.weights.export", args.debug):
-        print(exporter(args.ckpt, args.dest, args.overwrite))
+        extra = options if exporter is export_colorizer else {}
+        print(exporter(args.ckpt, args.dest, args.overwrite, **extra))
 
 
 if __name__ == "__main__":

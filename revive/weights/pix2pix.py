@@ -3,7 +3,8 @@
 The format is told from the keys, never from the file name:
 - official: a plain state dict, of a U-Net (``model.model.0.weight``, …) or of a ResNet
   generator (``model.1.weight``, ``model.10.conv_block.1.weight``, …; CycleGAN's ``*_net_G_A``);
-- ours: a Lightning checkpoint with ``state_dict`` (``generator.…``) and ``hyper_parameters``,
+- ours: a Lightning checkpoint with ``state_dict`` (``generator.…``, or the average of its
+  weights ``generator_ema.…`` when training kept one) and ``hyper_parameters``,
   or a ``.safetensors`` export (``revive.weights.export``) with the architecture in its metadata.
   Either records its generator's config (``_target_`` and arguments), which rebuilds it.
 """
@@ -119,7 +120,8 @@ def _colorizer_from(
         hp, weights = ckpt["hyper_parameters"], ckpt["state_dict"]
         if not isinstance(hp, dict) or not isinstance(weights, dict):
             raise UserError(f"{path}: hyper_parameters and state_dict must both be dicts")
-        state = strip_prefix(weights, "generator.")
+        # the weights' moving average (model.ema_decay) is the model that validation scored
+        state = strip_prefix(weights, "generator_ema.") or strip_prefix(weights, "generator.")
         if not state:
             raise UserError(
                 f"{path} is a Lightning checkpoint without a generator (not a colorizer?)"
