@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo app test test-fast lint format bench clean
+.PHONY: install demo app test test-fast lint format bench docs clean
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ format: install
 
 bench: install
 	$(BIN)/python -m revive.bench
+
+# The documentation site (mkdocs.yml, docs/) into site/; strict: a broken link or a missing page fails.
+docs: install
+	$(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache
