@@ -23,12 +23,10 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/python -m revive.demo
 
-# The web page on http://127.0.0.1:7860: make app COLORIZER=ckpt [DENOISER=dncnn_25.pth]
-# [ARGS="app.port=8080 backend=onnx"]. Without COLORIZER, the newest `make demo` checkpoint.
-COLORIZER ?= $(shell ls -t outputs/demo/*/checkpoints/last.ckpt 2>/dev/null | head -1)
+# The web page on http://127.0.0.1:7860 with the shipped colorizer: make app [COLORIZER=ckpt]
+# [DENOISER=dncnn_25.pth] [ARGS="app.port=8080 backend=onnx"].
 app: install
-	@test -n "$(COLORIZER)" || { echo "make app: give COLORIZER=<checkpoint> (or run make demo first)"; exit 2; }
-	$(BIN)/python -m revive.app colorizer="$(COLORIZER)" $(if $(DENOISER),denoiser="$(DENOISER)") $(ARGS)
+	$(BIN)/python -m revive.app $(if $(COLORIZER),colorizer="$(COLORIZER)") $(if $(DENOISER),denoiser="$(DENOISER)") $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -15,7 +15,7 @@ from skimage.color import lab2rgb, rgb2lab
 
 from revive.color import LabSpace
 from revive.data import holdout
-from revive.data.fakes import fake_photos
+from revive.data.fakes import fake_photos, make_colorize_split
 from revive.errors import UserError
 from revive.evaluation.colorizers import evaluate_colorizer
 from revive.evaluation.metrics import psnr_8bit
@@ -141,17 +141,6 @@ def test_ema_follows_the_formula_and_is_what_loaders_read(tmp_path: Path):
 
 
 # -- the experiment ------------------------------------------------------------------------------
-def fake_split(root: Path) -> Path:
-    rng = np.random.default_rng(1)
-    for kind in ("faces", "scenes/sea", "varied"):
-        for split, n in (("train", 6), ("val", 2), ("test", 2)):
-            top, _, cls = kind.partition("/")
-            folder = root / top / split / cls
-            for i in range(n):
-                save_image(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8), folder / f"{i}.png")
-    return root
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides",
@@ -164,7 +153,7 @@ def fake_split(root: Path) -> Path:
     ids=["gan_l1", "classify", "classify_gan", "l1"],
 )
 def test_the_recipe_trains_a_few_steps(make_cfg, tmp_path: Path, overrides):
-    split = fake_split(tmp_path / "split")
+    split = make_colorize_split(tmp_path / "split")
     cfg = make_cfg(
         overrides=[
             "experiment=revive_colorizer",
@@ -212,3 +201,17 @@ def test_the_recipe_composes_for_a_gpu(make_cfg, tmp_path: Path):
     assert cfg.trainer.accelerator == "gpu" and cfg.data.batch_size == 32
     assert cfg.model.color_space == "lab" and cfg.data.sources == ["faces", "scenes", "varied"]
     assert json.loads(json.dumps(list(cfg.data.weights))) == [0.4, 0.4, 0.2]
+
+
+def test_a_classifier_learns_every_pixel_phase():
+    """The loss reads one pixel per 2x2 block; the block corner must vary from step to step,
+    or three of the four output phases of the last transposed convolution never learn."""
+    model = tiny_pix2pix(color_loss="classify", lambda_gan=0.0, classify={"features": 4})
+    torch.manual_seed(0)
+    x = torch.rand(1, 1, 32, 32) * 2 - 1
+    phases = set()
+    for _ in range(40):
+        fake, logits, phase = model.generate(x)
+        assert fake is None and logits.shape[-2:] == (16, 16)
+        phases.add(phase)
+    assert phases == {(0, 0), (0, 1), (1, 0), (1, 1)}

@@ -16,6 +16,7 @@ from revive.data.fakes import (
     make_art,
     make_celeba,
     make_colorization,
+    make_colorize_split,
     make_family,
     make_study,
 )
@@ -56,6 +57,7 @@ def data_dir(tmp_path_factory) -> Path:
         torchvision.models.resnet34(weights=None).state_dict(), root / "weights/resnet34.pth"
     )
     make_study(root / "study", n=1)  # seed_study's test folders
+    make_colorize_split(root / "colorize_split", n_train=2, n_eval=1)  # revive_colorizer's
     return root
 
 

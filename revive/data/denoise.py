@@ -169,7 +169,7 @@ class DenoiseDataModule(L.LightningDataModule):
         if self.val_dir is None:
             raise UserError(
                 "data.val_dir is not set: give a folder of clean whole images to validate on, "
-                "e.g. data.val_dir=../shared/data/Set12"
+                "e.g. data.val_dir=data/Set12"
             )
         image_folder(self.val_dir, "data.val_dir")
         if self.test_dir is not None:

@@ -212,3 +212,19 @@ def make_study(root: str | Path, n: int = 3) -> Path:
     for i, photo in enumerate(fake_photos(n, 64, 96, seed=31)):
         _save(photo, root / "general" / f"photo_{i:02d}.png")
     return root
+
+
+def make_colorize_split(root: str | Path, n_train: int = 4, n_eval: int = 2) -> Path:
+    """What ``python -m revive.data.holdout`` writes, for ``experiment=revive_colorizer``:
+    ``faces/``, ``scenes/<class>/`` and ``varied/`` photos under ``train/``, ``val/``, ``test/``
+    (faces 56x48, two scene classes of 48x48, varied 64x40)."""
+    root = Path(root)
+    groups = [("faces", "", (56, 48)), ("scenes", "sea", (48, 48))]
+    groups += [("scenes", "street", (48, 48)), ("varied", "", (64, 40))]
+    seed = 40
+    for kind, cls, (width, height) in groups:
+        for split, n in (("train", n_train), ("val", n_eval), ("test", n_eval)):
+            seed += 1
+            for i, photo in enumerate(fake_photos(n, height, width, seed=seed)):
+                _save(photo, root / kind / split / cls / f"{kind}_{i:02d}.jpg", quality=90)
+    return root

@@ -34,7 +34,7 @@ def weights_path(cfg: DictConfig) -> Path:
     if not given:
         raise UserError(
             "no weights to evaluate: add weights=PATH (a train.py checkpoint or published "
-            "weights, e.g. weights=../shared/data/weights/dncnn_25.pth)"
+            "weights, e.g. weights=weights/dncnn_25.pth)"
         )
     if len(set(given.values())) > 1:
         raise UserError(f"weights= and ckpt= name different files: {given}; give only one")
@@ -50,7 +50,7 @@ def test_folder(cfg: DictConfig) -> Path:
     if test_dir is None:
         raise UserError(
             "no test images: add data.test_dir=FOLDER of clean images, "
-            "e.g. data.test_dir=../shared/data/Set12"
+            "e.g. data.test_dir=photos/Set12"
         )
     return Path(test_dir)
 

@@ -27,6 +27,7 @@ from revive.models.colorizer import (
 )
 from revive.models.losses import GANLoss, gradient_penalty
 from revive.nets import init_weights
+from revive.nets.chroma_classifier import ChromaClassifier
 from revive.nets.build import (
     DEFAULT_DISCRIMINATOR,
     DEFAULT_GENERATOR,
@@ -100,6 +101,8 @@ class Pix2Pix(ColorizerModule):
             output_nc=self.space.out_channels,
         )
         init_weights(self.generator, init_gain, skip=getattr(self.generator, "encoder", None))
+        if isinstance(self.generator, ChromaClassifier):
+            self.generator.reset_head()
         if freeze_encoder_epochs and not hasattr(self.generator, "encoder"):
             raise ValueError(
                 "model.freeze_encoder_epochs needs a generator with a pretrained encoder "
@@ -147,23 +150,30 @@ class Pix2Pix(ColorizerModule):
         """``lambda_gan=0`` trains the generator alone (regression or classification)."""
         return self.lambda_gan > 0
 
-    def generate(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """(the generator's output, its bin logits when it is a classifier, else None).
+    def generate(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, tuple[int, int]]:
+        """(the generator's output, its bin logits when it is a classifier, else None, and the
+        pixel phase the logits were taken at).
 
-        A classifier's loss reads every :data:`CLASSIFY_STRIDE`-th pixel each way (neighbours
-        carry nearly the same color), so its 1x1 head runs on those pixels only; without a
-        GAN nothing needs the decoded colors, and the output is None.
+        A classifier's loss reads one pixel in each 2x2 block (:data:`CLASSIFY_STRIDE`;
+        neighbours carry nearly the same color), so its 1x1 head runs on those pixels only; the
+        block's corner is drawn anew each step, since a U-Net's last transposed convolution
+        computes each of the four with its own weights, and all four must learn. Without a GAN
+        nothing needs the decoded colors, and the output is None.
         """
         if self.classifier_loss is None:
-            return self.generator(x), None
-        features, s = self.generator.trunk(x), CLASSIFY_STRIDE
+            return self.generator(x), None, (0, 0)
+        s = CLASSIFY_STRIDE
+        dy, dx = (int(v) for v in torch.randint(0, s, (2,)))
+        features = self.generator.trunk(x)
         if not self.uses_gan:
-            return None, self.generator.head(features[:, :, ::s, ::s])
+            return None, self.generator.head(features[:, :, dy::s, dx::s]), (dy, dx)
         logits = self.generator.head(features)
-        return self.generator.decode(logits), logits[:, :, ::s, ::s]
+        return self.generator.decode(logits), logits[:, :, dy::s, dx::s], (dy, dx)
 
     def generator_loss(
-        self, x, y, fake, logits: torch.Tensor | None = None
+        self, x, y, fake, logits: torch.Tensor | None = None, phase: tuple[int, int] = (0, 0)
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """G's loss: ``lambda_gan`` x GAN + ``lambda_l1`` x L1 (or ``lambda_classify`` x the
         rebalanced cross-entropy); (total, the terms to log)."""
@@ -177,15 +187,15 @@ class Pix2Pix(ColorizerModule):
         if logits is None:
             total = total + self.lambda_l1 * terms["train/g_l1"]
         else:
-            s = CLASSIFY_STRIDE
-            terms["train/g_classify"] = self.classifier_loss(logits, y[:, :, ::s, ::s])
+            (dy, dx), s = phase, CLASSIFY_STRIDE
+            terms["train/g_classify"] = self.classifier_loss(logits, y[:, :, dy::s, dx::s])
             total = total + self.lambda_classify * terms["train/g_classify"]
         return total, terms
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         x, y = self.split(batch)
-        fake, logits = self.generate(x)
+        fake, logits, phase = self.generate(x)
 
         logs: dict[str, torch.Tensor] = {}
         loss_d = x.new_zeros((), dtype=torch.float32)
@@ -197,7 +207,7 @@ class Pix2Pix(ColorizerModule):
             opt_d.step()
             logs = {"train/d_real": loss_real.detach(), "train/d_fake": loss_fake.detach()}
 
-        loss_g, generator_logs = self.generator_step(opt_g, x, y, fake, logits)
+        loss_g, generator_logs = self.generator_step(opt_g, x, y, fake, logits, phase)
         self.log_dict(logs | generator_logs, prog_bar=False)
         self.last_losses = (loss_g.detach(), loss_d.detach())
 
@@ -208,12 +218,13 @@ class Pix2Pix(ColorizerModule):
         y: torch.Tensor,
         fake: torch.Tensor,
         logits: torch.Tensor | None = None,
+        phase: tuple[int, int] = (0, 0),
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One update of G against the current D: (its loss, its logged terms)."""
         # G's backward needs no D weight grads. Frozen weights also bypass autocast's cast
         # cache, which still holds bf16 copies of D from before opt_d.step().
         self.discriminator.requires_grad_(False)
-        loss_g, terms = self.generator_loss(x, y, fake, logits)
+        loss_g, terms = self.generator_loss(x, y, fake, logits, phase)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss_g)
         opt_g.step()

@@ -61,13 +61,25 @@ def annealed_mean(logits: torch.Tensor, centers: torch.Tensor, temperature: floa
     return torch.einsum("bqhw,qc->bchw", weights, centers.to(weights.dtype))
 
 
+def _without_final_tanh(net: nn.Module) -> nn.Module:
+    """``net`` with its last ``nn.Tanh`` (a generator's output squashing) made an identity."""
+    names = [name for name, m in net.named_modules() if isinstance(m, nn.Tanh)]
+    if names:
+        parent_name, _, child = names[-1].rpartition(".")
+        setattr(net.get_submodule(parent_name) if parent_name else net, child, nn.Identity())
+    return net
+
+
 class ChromaClassifier(nn.Module):
     """A trunk (by default the U-Net) giving ``features`` channels, a 1x1 conv to the bin
     logits, and the annealed-mean decoding to a*b*/110.
 
     The head works at full resolution on few channels (``features``), so its cost is small
-    beside the trunk's: a 313-channel last layer of the U-Net itself would cost several times
-    the whole network.
+    beside the trunk's: a 262-channel last layer of the U-Net itself would cost several times
+    the whole network. The trunk's final tanh is dropped: bounded features would bound the
+    logits, and the distribution would stay nearly flat (a gray-brown mean) for thousands of
+    steps. The head keeps PyTorch's default initialization (:meth:`reset_head`), not the
+    pix2pix N(0, 0.02), for the same reason.
     """
 
     def __init__(
@@ -84,10 +96,14 @@ class ChromaClassifier(nn.Module):
         if not 0 < temperature <= 1:
             raise ValueError(f"temperature must be in (0, 1], got {temperature}")
         trunk = dict(trunk or {"_target_": DEFAULT_GENERATOR})
-        self.trunk = build_net(trunk, input_nc=input_nc, output_nc=features)
+        self.trunk = _without_final_tanh(build_net(trunk, input_nc=input_nc, output_nc=features))
         self.register_buffer("centers", in_gamut_bins())
         self.head = nn.Conv2d(features, self.centers.shape[0], kernel_size=1)
         self.temperature = temperature
+
+    def reset_head(self) -> None:
+        """PyTorch's default initialization of the head (after a model-wide init)."""
+        self.head.reset_parameters()
 
     @property
     def num_bins(self) -> int:
