@@ -27,7 +27,6 @@ from revive.models.colorizer import (
 )
 from revive.models.losses import GANLoss, gradient_penalty
 from revive.nets import init_weights
-from revive.nets.chroma_classifier import ChromaClassifier
 from revive.nets.build import (
     DEFAULT_DISCRIMINATOR,
     DEFAULT_GENERATOR,
@@ -35,6 +34,7 @@ from revive.nets.build import (
     build_net,
     net_config,
 )
+from revive.nets.chroma_classifier import ChromaClassifier
 
 log = logging.getLogger(__name__)
 

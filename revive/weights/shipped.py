@@ -16,6 +16,7 @@ from pathlib import Path
 from safetensors import safe_open
 
 from revive.errors import UserError
+from revive.weights.safe import local_file, reading
 
 SHIPPED_COLORIZER = Path(__file__).parent / "shipped" / "colorizer.safetensors"
 # Checked by the tests: a changed file must come with a new model card.
@@ -43,14 +44,12 @@ def sha256_of(path: str | os.PathLike) -> str:
 
 
 def export_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The metadata of a safetensors file ({} for any other file or an unreadable one)."""
+    """The metadata of a safetensors file ({} for any other kind of file); a damaged one is
+    one UserError naming it, as the loaders report it."""
     if not str(path).endswith(".safetensors"):
         return {}
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            return dict(f.metadata() or {})
-    except (OSError, ValueError, RuntimeError):
-        return {}
+    with reading(path), safe_open(str(local_file(path)), framework="pt", device="cpu") as f:
+        return dict(f.metadata() or {})
 
 
 def recorded_render_size(path: str | os.PathLike) -> int | None:
