@@ -91,3 +91,29 @@ def test_golden_it_beats_both_floors_on_photos_it_never_saw(tmp_path: Path):
     ratio = means["colorfulness"] / means["truth_colorfulness"]
     assert ratio >= 0.4, f"colorfulness {ratio:.2f} x the truth's"
     assert np.isfinite(table["deltae2000"]).all()
+
+
+def test_predict_py_without_colorizer_revives_with_it(tmp_path: Path):
+    import subprocess
+    import sys
+
+    from revive.io import save_image
+    from tests.conftest import REPO
+
+    save_image(np.full((40, 56), 120, np.uint8), tmp_path / "in" / "scan.png")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "predict.py",
+            f"input={tmp_path / 'in'}",
+            f"output={tmp_path / 'out'}",
+            f"hydra.run.dir={tmp_path / 'log'}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "out" / "scan_revived.png").is_file()
+    assert "render 128 px" in proc.stdout + proc.stderr  # the shipped file's own size
