@@ -144,9 +144,13 @@ def print_against_gray(
 ) -> None:
     """metric | model | gray | wash | model - gray | model - wash, for every model metric (the
     floors' cells are blank where they have no such metric)."""
-    table = Table(title=title)
-    for name in ("metric", "model", "gray baseline", "wash", "model - gray", "model - wash"):
-        table.add_column(name, justify="left" if name == "metric" else "right")
+    table = Table(
+        title=title,
+        caption="gray baseline: L* kept, no color; wash: L* kept, the folder's mean a*b* "
+        "on every pixel",
+    )
+    for name in ("metric", "model", "gray", "wash", "vs gray", "vs wash"):
+        table.add_column(name, justify="left" if name == "metric" else "right", no_wrap=True)
     for name, value in metrics.items():
         if not name.startswith("test/"):
             continue
