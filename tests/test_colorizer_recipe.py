@@ -187,6 +187,53 @@ def test_the_recipe_trains_a_few_steps(make_cfg, tmp_path: Path, overrides):
     assert model.generator_ema is not None
 
 
+@pytest.mark.slow
+def test_the_gan_joins_at_gan_start_epoch(make_cfg, tmp_path: Path):
+    """Before ``model.gan_start_epoch`` the discriminator never steps and G's loss has no GAN
+    term; from that epoch on both train."""
+    split = make_colorize_split(tmp_path / "split")
+    cfg = make_cfg(
+        overrides=[
+            "experiment=revive_colorizer",
+            f"split_dir={split}",
+            "data.num_workers=0",
+            "data.batch_size=2",
+            "data.epoch_length=4",
+            "model.generator.num_downs=5",
+            "model.generator.ngf=8",
+            "model.discriminator.ndf=8",
+            "model.gan_start_epoch=1",
+        ]
+    )
+    datamodule = instantiate(cfg.data, _recursive_=False)
+    model = instantiate(cfg.model)
+    d_weights: list[dict[str, torch.Tensor]] = []
+    gan_logged: list[bool] = []
+
+    class Watch(L.Callback):
+        def on_train_epoch_end(self, trainer, module):
+            d_weights.append({k: v.clone() for k, v in module.discriminator.state_dict().items()})
+            gan_logged.append("train/g_gan" in trainer.callback_metrics)
+
+    start = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
+    trainer = L.Trainer(
+        max_epochs=2,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+        callbacks=[Watch()],
+    )
+    trainer.fit(model, datamodule=datamodule)
+    key = next(k for k, v in start.items() if v.is_floating_point() and v.dim() == 4)
+    assert torch.equal(d_weights[0][key], start[key])  # epoch 0: D untouched
+    assert not torch.equal(d_weights[1][key], start[key])  # epoch 1: D trained
+    assert gan_logged == [False, True]
+    with pytest.raises(ValueError, match="gan_start_epoch"):
+        tiny_pix2pix(gan_start_epoch=-1)
+
+
 def test_the_recipe_composes_for_a_gpu(make_cfg, tmp_path: Path):
     cfg = make_cfg(
         overrides=[

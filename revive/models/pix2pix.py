@@ -72,8 +72,11 @@ class Pix2Pix(ColorizerModule):
         lambda_classify: float = 1.0,
         classify: Mapping[str, Any] | None = None,
         ema_decay: float = 0.0,
+        gan_start_epoch: int = 0,
     ) -> None:
         super().__init__(color_space, num_panels)
+        if gan_start_epoch < 0:
+            raise ValueError(f"model.gan_start_epoch must be >= 0, not {gan_start_epoch}")
         if color_loss not in COLOR_LOSSES:
             raise ValueError(f"model.color_loss must be one of {COLOR_LOSSES}, not {color_loss!r}")
         if color_loss == "classify" and self.space.name != "lab":
@@ -128,6 +131,7 @@ class Pix2Pix(ColorizerModule):
             if color_loss == "classify"
             else None
         )
+        self.gan_start_epoch = gan_start_epoch
         self.enable_ema(ema_decay)
         self.optimizer_g = optimizer_g or official_adam
         self.optimizer_d = optimizer_d or official_adam
@@ -147,8 +151,11 @@ class Pix2Pix(ColorizerModule):
 
     @property
     def uses_gan(self) -> bool:
-        """``lambda_gan=0`` trains the generator alone (regression or classification)."""
-        return self.lambda_gan > 0
+        """``lambda_gan=0`` trains the generator alone (regression or classification), and so
+        do the epochs before ``gan_start_epoch``: the GAN then only sharpens the colors of a
+        generator that regression has already taught, which costs far less fidelity than a
+        GAN from the first step (the NoGAN idea of DeOldify)."""
+        return self.lambda_gan > 0 and self.current_epoch >= self.gan_start_epoch
 
     def generate(
         self, x: torch.Tensor
