@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
+import secrets
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,8 +24,6 @@ from revive.color import luminance
 T = TypeVar("T")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 log = logging.getLogger(__name__)
-_UMASK = os.umask(0o022)  # read once, at import (os.umask can only be read by setting it)
-os.umask(_UMASK)
 
 
 class ImageReadError(RuntimeError):
@@ -33,11 +31,19 @@ class ImageReadError(RuntimeError):
 
 
 def list_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
-    """Image files under ``root`` (by extension, case-insensitive), sorted for determinism."""
+    """Image files under ``root`` (by extension, case-insensitive), sorted for determinism.
+
+    Hidden entries (``.name``: macOS ``._photo.jpg`` companions, ``.thumbnails/``) are skipped,
+    as :func:`walk_images` skips them, so training, eval and predict see the same photos.
+    """
     root = Path(root)
     pattern = "**/*" if recursive else "*"
     return sorted(
-        p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        p
+        for p in root.glob(pattern)
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
 
 
@@ -112,15 +118,26 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix, dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _new_file_beside(dest)
     try:
         yield tmp_path
-        tmp_path.chmod(0o666 & ~_UMASK)
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _new_file_beside(dest: Path) -> Path:
+    """A new empty file ``.<stem>.<random><suffix>`` beside ``dest``, created with mode 0666 so
+    the kernel applies the process's umask (mkstemp's 0600 would need the umask read, and
+    reading it means setting it, a process-wide change)."""
+    for _ in range(100):
+        tmp = dest.parent / f".{dest.stem}.{secrets.token_hex(4)}{dest.suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {dest}")
 
 
 def save_image(array: np.ndarray, dest: str | os.PathLike, **save_kwargs) -> Path:

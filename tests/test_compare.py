@@ -98,8 +98,8 @@ def test_cli_writes_into_the_sweep_and_names_a_wrong_folder(sweep, tmp_path, cap
 def test_test_dirs_add_the_test_metrics_and_the_gray_baseline(sweep, tmp_path):
     """Each run's checkpoint is scored as eval.py scores it; the baseline is the same for all."""
     from revive.data.fakes import fake_photos
+    from revive.evaluation.averages import averages
     from revive.evaluation.colorizers import evaluate_colorizer
-    from revive.evaluation.protocol import averages
     from revive.io import save_image
     from revive.restore.restorer import load_restorer
 

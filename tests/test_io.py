@@ -13,9 +13,9 @@ from PIL import Image
 from revive.color import linear_to_srgb, luminance, srgb_to_linear
 from revive.data.fakes import EXIF_ORIENTATION, fake_photos
 from revive.io import (
-    _UMASK,
     ImageReadError,
     image_luminance,
+    list_images,
     open_image,
     pixel_limit,
     preview_rgb,
@@ -168,6 +168,23 @@ def test_pixel_limit_turns_big_images_into_read_errors(tmp_path):
 
 
 def test_atomic_writes_get_ordinary_permissions(tmp_path):
-    path = save_image(np.zeros((2, 2), np.uint8), tmp_path / "a.png")
-    assert path.stat().st_mode & 0o777 == 0o666 & ~_UMASK  # not mkstemp's private 0600
+    """The umask of the process applies (not mkstemp's private 0600), and revive never sets it."""
+    old = os.umask(0o027)
+    try:
+        path = save_image(np.zeros((2, 2), np.uint8), tmp_path / "a.png")
+        assert os.umask(0o027) == 0o027  # saving left the umask alone
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+def test_training_eval_and_predict_list_the_same_photos(tmp_path):
+    """eval's and training's folder listing skip hidden entries as predict's walk does."""
+    for rel in ("a.jpg", "sub/b.PNG", ".hidden/d.png", "._e.jpg", "sub/._f.jpg", "x.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    walked, _ = walk_images(tmp_path)
+    assert list_images(tmp_path) == walked
+    assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.PNG"]
+    assert [p.name for p in list_images(tmp_path, recursive=False)] == ["a.jpg"]

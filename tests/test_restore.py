@@ -15,9 +15,10 @@ from revive.io import read_rgb
 from revive.models.pix2pix import Pix2Pix
 from revive.nets import UnetGenerator
 from revive.nets.dncnn import DnCNN
+from revive.nets.receptive import receptive_radius
 from revive.restore import Restorer, SetupError, load_restorer, restore_paths
 from revive.restore.canvas import fit_canvas, mirror_indices, upsample_rows
-from revive.restore.tiling import receptive_radius, run_tiled, spans
+from revive.restore.tiling import run_tiled, spans
 from tests.conftest import assert_fp32_close, require_shared
 from tests.tiny_runs import save_checkpoint
 

@@ -196,12 +196,20 @@ def test_reused_memory_stays_in_the_process_and_default_malloc_returns_it():
     assert rss_growth_after_free("default") < 50  # unmapped at once
 
 
-def test_trainer_applies_the_allocator_setting_unless_told_not_to(make_cfg, monkeypatch):
+def test_the_training_command_applies_the_allocator_setting_unless_told_not_to(
+    make_cfg, monkeypatch
+):
+    """The training command applies it; building a Trainer (a library call) never does."""
+    from revive.training.cli import prepare_process
+
     calls = []
     monkeypatch.setattr(trainer_module, "reuse_freed_memory", lambda: calls.append(1) or True)
     cfg = make_cfg("train", TINY)
     instantiate(cfg.trainer, logger=False)
-    instantiate(cfg.trainer, logger=False, reuse_host_memory=False)
+    assert calls == []
+    prepare_process(cfg)
+    assert calls == [1]
+    prepare_process(make_cfg("train", [*TINY, "trainer.reuse_host_memory=false"]))
     assert calls == [1]
 
 

@@ -76,6 +76,21 @@ def test_a_batchnorm_critic_is_refused(make_cfg):
         instantiate(cfg.model)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model=pix2pix", "model.gan_mode=wgangp"], "use model=pix2pix_wgangp"),
+        (["model=pix2pix_wgangp", "model.gan_mode=lsgan"], "use model=pix2pix"),
+    ],
+)
+def test_there_is_one_wgangp(make_cfg, overrides, message):
+    """WGAN-GP is model=pix2pix_wgangp only: a plain pix2pix with the wgangp loss would skip the
+    critic schedule and norm, and the WGAN-GP model's gan_mode cannot be silently overwritten."""
+    cfg = make_cfg("train", overrides)
+    with pytest.raises(InstantiationException, match=message):
+        instantiate(cfg.model)
+
+
 def test_the_critic_has_layer_norm_by_default(make_cfg):
     model = instantiate(make_cfg("train", ["model=pix2pix_wgangp", *TINY_PIX2PIX]).model)
     kinds = {type(m).__name__ for m in model.discriminator.modules()}

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from revive.data.denoise import image_folder
 from revive.errors import UserError
+from revive.evaluation.averages import averages
 from revive.evaluation.metrics import (
     colorfulness_8bit,
     mean_deltae2000_8bit,
@@ -311,7 +312,6 @@ def score_folders(
 ) -> dict[str, float]:
     """Averages on named test folders, as eval.py computes them: ``<name>/test/<metric>`` and
     ``<name>/gray/<metric>`` (an empty name gives plain ``test/...`` and ``gray/...``)."""
-    from revive.evaluation.protocol import averages
 
     out = {}
     for name, folder in test_dirs.items():

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from revive.errors import UserError
+from revive.evaluation.averages import averages
 from revive.evaluation.denoisers import evaluate_denoiser
 from revive.hardware import resolve_device
 from revive.io import atomic_path, save_image
@@ -117,26 +118,6 @@ EVALUATORS: dict[str, Callable[[DictConfig], pd.DataFrame]] = {
     "revive.models.pix2pix_wgangp.Pix2PixWGANGP": evaluate_colorization,
     "revive.models.cyclegan.CycleGAN": evaluate_colorization,
 }
-# Per-image columns that describe the photo rather than score it.
-INFO_COLUMNS = ("width", "height", "truth")
-# Column prefixes of the references scored beside the model: the gray baseline, and with an
-# upscaler its luminance against a bicubic enlargement. Averages are named ``<group>/<metric>``.
-GROUPS = {"gray_": "gray", "wash_": "wash", "sr_": "sr", "bicubic_": "bicubic"}
-
-
-def averages(table: pd.DataFrame) -> dict[str, float]:
-    """Means of every numeric score column: ``test/<column>``, and ``gray/<metric>`` for the
-    gray baseline's ``gray_<metric>`` (``sr/``, ``bicubic/`` likewise). Photos without a value
-    (no truth) do not count. Scores of the whole folder (FID) come from
-    ``table.attrs["set_metrics"]``."""
-    scores = table.drop(columns=[c for c in INFO_COLUMNS if c in table.columns])
-    out = {}
-    for key, value in scores.mean(numeric_only=True).items():
-        prefix = next((p for p in GROUPS if key.startswith(p)), None)
-        name = f"test/{key}" if prefix is None else f"{GROUPS[prefix]}/{key[len(prefix) :]}"
-        out[name] = float(value)
-    out.update(table.attrs.get("set_metrics", {}))
-    return out
 
 
 def print_against_gray(

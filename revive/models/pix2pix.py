@@ -75,6 +75,11 @@ class Pix2Pix(ColorizerModule):
         gan_start_epoch: int = 0,
     ) -> None:
         super().__init__(color_space, num_panels)
+        if gan_mode == "wgangp" and type(self) is Pix2Pix:
+            raise ValueError(
+                "model.gan_mode=wgangp needs WGAN-GP's critic schedule and critic norm: use "
+                "model=pix2pix_wgangp (model.gan_mode is vanilla, lsgan or hinge)"
+            )
         if gan_start_epoch < 0:
             raise ValueError(f"model.gan_start_epoch must be >= 0, not {gan_start_epoch}")
         if color_loss not in COLOR_LOSSES:

@@ -24,9 +24,20 @@ CRITIC_NORMS = ("layer", "instance", "none", "spectral")
 class Pix2PixWGANGP(Pix2Pix):
     """The critic/generator schedule and losses of WGAN-GP on pix2pix's networks."""
 
-    def __init__(self, *args: Any, n_critic: int = 5, lambda_gp: float = 10.0, **kwargs: Any):
-        kwargs["gan_mode"] = "wgangp"
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        *args: Any,
+        n_critic: int = 5,
+        lambda_gp: float = 10.0,
+        gan_mode: str = "wgangp",
+        **kwargs: Any,
+    ):
+        if gan_mode != "wgangp":
+            raise ValueError(
+                f"model=pix2pix_wgangp trains a Wasserstein critic; for gan_mode={gan_mode!r} "
+                "use model=pix2pix"
+            )
+        super().__init__(*args, gan_mode=gan_mode, **kwargs)
         norm = self.hparams["discriminator"].get("norm", "batch")
         if norm not in CRITIC_NORMS:
             raise ValueError(

@@ -32,9 +32,10 @@ from torch import nn
 from revive.color import AB_SCALE, ColorSpace
 from revive.errors import UserError
 from revive.hardware import resolve_device
+from revive.nets.receptive import receptive_radius
 from revive.restore.canvas import Canvas, fit_canvas, merge_chroma, mirror_indices
 from revive.restore.forward import denoising_forward, inference_dtype
-from revive.restore.tiling import receptive_radius, run_tiled
+from revive.restore.tiling import run_tiled
 from revive.restore.upscale import Upscaler, check_output_pixels
 from revive.weights.onnx import OnnxNetwork
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import multiprocessing
 import shlex
 import sys
 import traceback
@@ -37,10 +36,6 @@ from revive.training.values import check_values
 from revive.weights.safe import is_url
 
 log = logging.getLogger(__name__)
-
-# Lightning asks manual-optimization modules to stash their pre-step weights for mid-epoch
-# checkpoints; the post-step weights it saves instead are exactly what resuming needs.
-warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
 
 METRICS_FILE = "metrics.json"
 FAILURE_FILE = "failure.txt"
@@ -171,17 +166,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return {metric: math.nan} if metric else {}
 
 
-def _restore_start_method_in_joblib_workers() -> None:
-    """joblib's loky workers make "loky" the default start method, whose processes DataLoader
-    workers cannot use (AttributeError: 'Process' object has no attribute 'env'). Inside such a
-    worker (``hydra/launcher=joblib``), go back to the platform's default."""
-    if multiprocessing.get_start_method(allow_none=True) == "loky":
-        multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
-
-
 def _fit(cfg: DictConfig) -> dict[str, float]:
     check_values(cfg)  # before anything is built: one line that names the key
-    _restore_start_method_in_joblib_workers()
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.output_dir)
@@ -201,7 +187,13 @@ def _fit(cfg: DictConfig) -> dict[str, float]:
     try:
         for lg in loggers:
             lg.log_hyperparams(flat_config(cfg))
-        metrics = _fit_and_test(cfg, trainer, model, datamodule, ckpt_path)
+        with warnings.catch_warnings():
+            # Lightning asks manual-optimization modules to stash their pre-step weights for
+            # mid-epoch checkpoints; the post-step weights it saves are what resuming needs.
+            warnings.filterwarnings(
+                "ignore", message="Using ModelCheckpoint with manual optimization"
+            )
+            metrics = _fit_and_test(cfg, trainer, model, datamodule, ckpt_path)
     except BaseException:
         finish_wandb(loggers, failed=True)
         raise

@@ -60,11 +60,10 @@ def make_trainer(
 
     ``benchmark=None`` turns cuDNN's autotuner on unless the run asks to be deterministic
     (it picks the fastest convolution algorithm for each input shape; a no-op on CPU).
-    ``reuse_host_memory`` applies :func:`reuse_freed_memory` to this process (and to the data
-    loader workers it forks later).
+    ``reuse_host_memory`` is not applied here: it changes the whole process, so the training
+    command applies it (:func:`revive.training.cli.prepare_process`) before anything is built.
     """
-    if reuse_host_memory and not reuse_freed_memory():
-        log.info("reuse_host_memory: no glibc mallopt here, the allocator is left as it is")
+    del reuse_host_memory  # the entry point's setting, kept in the trainer group beside the rest
     resolved = resolve_precision(precision, accelerator)
     if str(precision) == AUTO:
         log.info("trainer.precision=auto -> %s on %s", resolved, device_type(accelerator))

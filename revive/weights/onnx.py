@@ -21,6 +21,7 @@ from torch import nn
 
 from revive.color import ColorSpace, get_color_space
 from revive.io import atomic_path
+from revive.nets.receptive import receptive_radius
 
 OPSET = 18  # the dynamo exporter's own opset (>= 17, which LayerNorm-free nets need anyway)
 INPUT, OUTPUT = "image", "output"
@@ -106,8 +107,6 @@ def export_colorizer_onnx(
 
 def export_denoiser_onnx(net: nn.Module, dest: str | os.PathLike, overwrite: bool = False) -> Path:
     """A DnCNN, BatchNorm folded: noisy [0, 1] -> denoised, tileable with its receptive radius."""
-    from revive.restore.tiling import receptive_radius
-
     fuse = getattr(net, "fuse_bn", None)
     net = fuse() if callable(fuse) else net
     meta = {"format": DENOISER_FORMAT, "receptive_radius": str(receptive_radius(net))}
