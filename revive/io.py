@@ -119,8 +119,10 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = _new_file_beside(dest)
+    ordinary = tmp_path.stat().st_mode & 0o777  # 0666 less the umask, as the kernel made it
     try:
         yield tmp_path
+        tmp_path.chmod(ordinary)  # some writers (safetensors) recreate the file private
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from revive.color import linear_to_srgb, luminance, srgb_to_linear
 from revive.data.fakes import EXIF_ORIENTATION, fake_photos
 from revive.io import (
     ImageReadError,
+    atomic_path,
     image_luminance,
     list_images,
     open_image,
@@ -177,6 +178,19 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+def test_atomic_writes_keep_ordinary_permissions_when_the_writer_makes_the_file_private(tmp_path):
+    """safetensors' save_file recreates its file 0600; the final file is still 0666 - umask."""
+    from safetensors.torch import save_file
+
+    old = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "w.safetensors") as tmp:
+            save_file({"w": torch.zeros(2)}, str(tmp))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644
 
 
 def test_training_eval_and_predict_list_the_same_photos(tmp_path):
