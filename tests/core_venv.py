@@ -135,13 +135,19 @@ def make_core_venv(where: Path, extras: Iterable[str] = ()) -> dict[str, metadat
 
 
 def size_bytes(where: Path) -> int:
-    """Bytes of the files in ``where``, following links (what a real install would write)."""
-    total = 0
+    """Bytes of the files in ``where``, following links (what a real install would write).
+
+    Each file counts once, however many links reach it (as ``du -L``).
+    """
+    total, seen = 0, set()
     for root, _dirs, files in os.walk(where, followlinks=True):
         for name in files:
             path = Path(root, name)
             if path.is_file():
-                total += path.stat().st_size
+                stat = path.stat()
+                if (stat.st_dev, stat.st_ino) not in seen:
+                    seen.add((stat.st_dev, stat.st_ino))
+                    total += stat.st_size
     return total
 
 

@@ -128,7 +128,7 @@ def test_every_script_has_help_with_a_working_example(core, tmp_path, script):
     """``--help`` exits 0 and shows an example; a Hydra command's example composes as given."""
     done = run(core, tmp_path, script, "--help")
     assert done.returncode == 0, done.stderr
-    examples = re.findall(rf"^\s+({script}\b.*)$", done.stdout, re.MULTILINE)
+    examples = re.findall(rf"^[ \t]+({script}\b.*)$", done.stdout, re.MULTILINE)
     assert re.search(r"\bexamples?\b", done.stdout, re.IGNORECASE) and examples, done.stdout
     if script in HYDRA_SCRIPTS:
         args = examples[0].split()[1:]
