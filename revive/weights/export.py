@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples (the colorizer that ships with revive, from a checkout):\n"
         "  revive-export revive/weights/shipped/colorizer.safetensors colorizer.onnx\n"
-        "  revive-export outputs/demo/runs/.../checkpoints/last.ckpt demo.safetensors --fp16\n"
+        "  revive-export outputs/demo/*/checkpoints/last.ckpt demo.safetensors --fp16  # after make demo\n"
         "(revive-export is python -m revive.weights.export; .onnx needs revive[export])",
     )
     parser.add_argument(
