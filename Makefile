@@ -2,10 +2,13 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# torch and torchvision are built for each other, one torchvision per torch build: timm,
-# segmentation-models-pytorch and spandrel import torchvision, so the two are pinned as a pair.
-# PyPI's pair (CUDA 13 builds) runs on CPU-only machines too, so CPU and GPU machines install
-# the same thing. Another pair: `make install TORCH="torch==2.5.1 torchvision==0.20.1"`.
+# `make install` is the full install: the core, every extra (app, export, sr, encoders: see
+# pyproject.toml) and the dev tools, so that `make test` covers all of them.
+# torch and torchvision are built for each other, one torchvision per torch build. The core needs
+# no torchvision, but the extras' timm, segmentation-models-pytorch and spandrel import it, so
+# the two are pinned as a pair. PyPI's pair (CUDA 13 builds) runs on CPU-only machines too, so
+# CPU and GPU machines install the same thing. Another pair:
+# `make install TORCH="torch==2.5.1 torchvision==0.20.1"`.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
@@ -17,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[all,dev]"
 	touch $(STAMP)
 
 demo: install

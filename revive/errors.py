@@ -40,13 +40,31 @@ def show_tracebacks(debug: object = False) -> bool:
     return debug is True or os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
+def user_error_in(error: BaseException) -> UserError | None:
+    """``error`` if it is a :class:`UserError`, else the first one it was raised ``from``.
+
+    Hydra's ``instantiate`` wraps whatever a constructor raises (``InstantiationException ...
+    from e``); the user's mistake, or a missing extra, is still the one line to show.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, UserError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__
+    return None
+
+
 @contextmanager
 def user_errors(program: str, debug: object = False) -> Iterator[None]:
-    """Turn a :class:`UserError` raised inside the block into ``program: error: ...`` and exit 2."""
+    """Turn a :class:`UserError` raised inside the block (or raised ``from`` one) into
+    ``program: error: ...`` and exit 2."""
     try:
         yield
-    except UserError as e:
-        if show_tracebacks(debug):
+    except Exception as e:
+        found = user_error_in(e)
+        if found is None or show_tracebacks(debug):
             raise
-        print(f"{program}: error: {one_line(e)}", file=sys.stderr, flush=True)
+        print(f"{program}: error: {one_line(found)}", file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from revive.config import config_dir, register_resolvers
 from revive.errors import UserError, one_line, user_errors
+from revive.extras import require
 
 register_resolvers()
 log = logging.getLogger("app")
@@ -40,7 +41,7 @@ def serve(cfg: DictConfig, root: Path) -> None:
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
     for noisy in ("httpx", "uvicorn.access"):  # request lines would carry file paths
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    import gradio as gr
+    gr = require("app", "gradio")
 
     from revive.app.page import build_page
     from revive.app.sessions import SessionFolders

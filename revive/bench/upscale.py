@@ -22,6 +22,7 @@ import torch
 
 from revive.bench.common import Runs, run_isolated
 from revive.bench.revival import write_scan, write_weights
+from revive.extras import require
 
 TARGET = "revive.bench.upscale"
 NETWORKS = ("thin Compact", "Real-ESRGAN RRDBNet")
@@ -29,8 +30,8 @@ NETWORKS = ("thin Compact", "Real-ESRGAN RRDBNet")
 
 def write_upscaler(path: Path, network: str) -> Path:
     """A x4 state dict with random weights: a thin Compact, or the full x4plus RRDBNet."""
-    from spandrel.architectures.Compact import Compact
-    from spandrel.architectures.ESRGAN import ESRGAN as RRDBNet
+    Compact = require("sr", "spandrel.architectures.Compact").Compact
+    RRDBNet = require("sr", "spandrel.architectures.ESRGAN").ESRGAN
 
     torch.manual_seed(0)
     if network == "thin Compact":

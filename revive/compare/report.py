@@ -82,7 +82,13 @@ def compare(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m revive.compare", description=revive.compare.__doc__.split("\n\n")[0]
+        prog="python -m revive.compare",
+        description=revive.compare.__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example (the runs of a sweep, scored on a folder of color photos):\n"
+        "  revive-train -m experiment=demo name=lab_vs_rgb color_space=lab,rgb trainer.max_epochs=1\n"
+        "  revive-compare outputs/demo/multiruns/lab_vs_rgb --test-dir photos/\n"
+        "(revive-compare is python -m revive.compare)",
     )
     parser.add_argument("sweep_dir", type=Path, help="e.g. outputs/train/multiruns/<name>")
     parser.add_argument("--out", type=Path, default=None, help="default: SWEEP_DIR/compare")

@@ -83,6 +83,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m revive.data.inspect",
         description="Print a dataset's split sizes and write a contact sheet of augmented samples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example (the bundled photos, 8 samples):\n"
+        "  revive-inspect data=samples --samples 8 --out sheet.png\n"
+        "(revive-inspect is python -m revive.data.inspect)",
     )
     parser.add_argument(
         "overrides", nargs="*", help="Hydra overrides, e.g. data=celeba data.root=PATH"
@@ -132,6 +136,12 @@ def main(argv: Sequence[str] | None = None) -> Path:
     rows = "gray and degraded gray" if "degraded" in samples[0] else "gray"
     print(f"wrote {out} ({len(samples)} {split} samples after augmentation, {rows} below color)")
     return out
+
+
+def cli() -> None:
+    """``revive-inspect``: :func:`main` without its return value (a console script exits with
+    whatever its function returns, and a path would read as a failure)."""
+    main()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ SSIM_RADIUS = int(3.5 * SSIM_SIGMA + 0.5)
 
 
 def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
-    """Hasler–Süsstrunk colorfulness per image, for RGB in [0,1] [B,3,H,W], on the 0–255 scale.
+    """Hasler–Süsstrunk colorfulness per image, on the 0–255 scale.
+
+    ``rgb``: a batch of shape (B, 3, H, W) with values from 0 to 1; returns shape (B,).
 
     M = sqrt(std_rg^2 + std_yb^2) + 0.3 * sqrt(mean_rg^2 + mean_yb^2) with rg = R-G and
     yb = (R+G)/2 - B. A gray image scores 0.

@@ -14,12 +14,13 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import segmentation_models_pytorch as smp
 import torch
-from segmentation_models_pytorch.encoders import get_encoder_names
 from torch import nn
 
+from revive.extras import require
 from revive.weights.safe import load_checkpoint
+
+smp = require("encoders", "segmentation_models_pytorch")
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class PretrainedUnet(nn.Module):
         decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
     ) -> None:
         super().__init__()
-        native = encoder in get_encoder_names()
+        native = encoder in smp.encoders.get_encoder_names()
         path = Path(encoder_weights).expanduser() if encoder_weights else None
         if path is not None and not path.is_file():
             raise FileNotFoundError(

@@ -9,11 +9,15 @@ of equal CIE Y) of their output is kept. The network runs in overlapping tiles
 
 from __future__ import annotations
 
-import spandrel
+from typing import TYPE_CHECKING
+
 import torch
 
 from revive.color import luminance_pt
 from revive.restore.tiling import run_tiled
+
+if TYPE_CHECKING:  # revive[sr]: only revive.weights.upscaler imports spandrel itself
+    import spandrel
 
 
 def check_output_pixels(height: int, width: int, scale: int, cap: int | None, name: str) -> None:

@@ -85,7 +85,15 @@ EXPORTERS = {".safetensors": export_colorizer, ".onnx": export_onnx}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m revive.weights.export",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples (the colorizer that ships with revive, from a checkout):\n"
+        "  revive-export revive/weights/shipped/colorizer.safetensors colorizer.onnx\n"
+        "  revive-export outputs/demo/*/checkpoints/last.ckpt demo.safetensors --fp16  # after make demo\n"
+        "(revive-export is python -m revive.weights.export; .onnx needs revive[export])",
+    )
     parser.add_argument(
         "ckpt", help="checkpoint from train.py, an official *_net_G.pth / *_net_G_A.pth, or DnCNN"
     )

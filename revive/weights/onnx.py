@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from revive.color import ColorSpace, get_color_space
+from revive.extras import require
 from revive.io import atomic_path
 from revive.nets.receptive import receptive_radius
 
@@ -63,6 +64,8 @@ def export_network(
     """
     from torch.export import Dim
 
+    for module in ("onnx", "onnxscript"):  # torch.onnx's dynamo exporter imports them
+        require("export", module)
     dest = Path(dest)
     if dest.exists() and not overwrite:
         raise FileExistsError(f"{dest} exists; pass --overwrite to replace it")
@@ -152,7 +155,7 @@ class OnnxNetwork(nn.Module):
 def open_session(path: Path, device: torch.device):
     """An onnxruntime session on ``device``'s provider (CUDA when asked and present, else CPU),
     with as many threads as PyTorch uses, so that the two backends compare fairly."""
-    import onnxruntime as ort
+    ort = require("export", "onnxruntime")
 
     if not path.is_file():
         raise FileNotFoundError(f"ONNX model not found: {path}")

@@ -8,19 +8,25 @@ a pickle that would run code is refused before spandrel sees anything.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import spandrel
 import torch
 
 from revive.errors import UserError
+from revive.extras import require
 from revive.weights.safe import check_tensors, load_checkpoint
+
+if TYPE_CHECKING:
+    import spandrel
 
 
 def load_upscaler(path: str | os.PathLike) -> spandrel.ImageModelDescriptor:
     """The super-resolution model in ``path``, in eval mode on the CPU, with its scale.
 
-    Raises a :class:`UserError` with one line that says what is wrong.
+    Raises a :class:`UserError` with one line that says what is wrong (also when spandrel, the
+    ``revive[sr]`` extra, is not installed).
     """
+    spandrel = require("sr", "spandrel")
     # unwrapped from params_ema / params / state_dict as spandrel does, then checked for
     # shared-storage tricks before any network is built
     state = check_tensors(spandrel.canonicalize_state_dict(load_checkpoint(path)), path)
