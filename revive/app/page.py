@@ -35,12 +35,19 @@ its full size, with a slider to compare before and after. Your photos stay on th
 are seen by no one else, and are deleted when you close the page."""
 # The status line keeps its height and never clips what it says.
 CSS = "#status { min-height: 1.6em; overflow: visible !important; }"
-# Before the request leaves the browser: the session's cookie, which every file link needs.
-SET_COOKIE_JS = """(...args) => {
-  const token = args[args.length - 1];
+
+
+def set_cookie_js(token_at: int, inputs: int) -> str:
+    """Browser code run before an event is sent: keep the session's token (input ``token_at``)
+    as its cookie, which every file link needs. Gradio passes the inputs' values and then the
+    outputs'; the function hands back the inputs only, for the server function."""
+    return f"""(...args) => {{
+  const token = args[{token_at}];
   if (token) document.cookie = token + "; path=/; SameSite=Strict";
-  return args;
-}"""
+  return args.slice(0, {inputs});
+}}"""
+
+
 UPLOAD_RACE_S = 10.0  # an upload younger than this may be another session's, not yet copied
 
 
@@ -293,14 +300,14 @@ def build_page(
 
         hidden: dict[str, Any] = {"show_progress": "hidden", "concurrency_limit": None}
         page.load(open_session, outputs=[token], api_name="open", **hidden).then(
-            None, inputs=[token], js=SET_COOKIE_JS, api_visibility="private"
+            None, inputs=[token], js=set_cookie_js(0, 0), api_visibility="private"
         )
         files.upload(keep, inputs=[files], api_name="keep", **hidden)
         go.click(
             revive,
             inputs=[files, grain, enlarge, detail, token],
             outputs=outputs,
-            js=SET_COOKIE_JS,
+            js=set_cookie_js(4, 5),
             api_name="revive",
             **hidden,
         ).then(ready, outputs=[go], api_visibility="private", **hidden)
