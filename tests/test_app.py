@@ -13,11 +13,30 @@ import pytest
 import torch
 from PIL import Image
 
-from revive.app.sessions import SessionFolders
-from revive.app.work import LimitError, Limits, check_count, revive_uploads, unique_stems
+from revive.app.guard import FileGuard
+from revive.app.line import Line, LineFull
+from revive.app.sessions import SessionClosed, SessionFolders, sweep_orphans
+from revive.app.work import (
+    Cancelled,
+    LimitError,
+    Limits,
+    check_count,
+    revive_steps,
+    revive_uploads,
+    unique_stems,
+)
 from revive.config import compose
 from revive.restore import load_restorer, restore_paths
-from tests.app_fixtures import RENDER, save_corrupt, save_gray, save_noise, save_weights
+from tests.app_fixtures import (
+    RENDER,
+    save_corrupt,
+    save_gray,
+    save_jpeg_bomb,
+    save_noise,
+    save_png_bomb,
+    save_truncated,
+    save_weights,
+)
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +171,7 @@ def test_the_page_queues_requests_and_shares_nothing(weights, tmp_path):
     for denoiser in (None, weights[1]):
         restorer = load_restorer(weights[0], denoiser, device="cpu", render_size=RENDER)
         page = build_page(restorer, folders, Limits(max_photos=2), concurrency=2, queue_size=5)
-        limits = {fn.name: fn.concurrency_limit for fn in page.fns.values()}
-        assert limits["revive"] == 2 and page._queue.max_size == 5
+        assert (page.line.slots, page.line.size) == (2, 5)  # the page's own line, not Gradio's
         components = page.get_config_file()["components"]
         kinds = [c["type"] for c in components]
         assert kinds.count("imageslider") == 2
@@ -210,3 +228,131 @@ def test_the_app_loads_its_networks_with_predicts_options(weights, tmp_path):
     assert (restorer.render_size, restorer.tile_size) == (RENDER, 64)
     assert restorer.denoiser is not None and restorer.scale == 2
     assert restorer.upscaler.overlap == 4 and restorer.device.type == "cpu"
+
+
+def test_every_bad_file_is_named_and_the_good_photos_still_come_back(restorer, tmp_path):
+    """Issue 24, failure 1: bombs of any claimed size, a cut-off JPEG and a vanished upload
+    each get one line in plain words, and the good photos of the same request are delivered."""
+    photos = tmp_path / "in"
+    uploads = [
+        (save_png_bomb(photos / "attic.png"), "attic.png"),  # 900 MP, over PIL's own limit
+        (save_gray(photos / "grandma.png"), "grandma.png"),
+        (save_jpeg_bomb(photos / "claims.jpg"), "claims.jpg"),  # 4225 MP in 329 bytes
+        (save_truncated(photos / "half.jpg"), "half.jpg"),
+        (photos / "vanished.png", "vanished.png"),  # deleted before its turn came
+        (save_gray(photos / "grandpa.png", seed=7), "grandpa.png"),
+    ]
+    assert uploads[0][0].stat().st_size < 200_000 and uploads[2][0].stat().st_size < 400
+    outcome = revive_uploads(restorer, uploads, tmp_path / "session", Limits())
+    assert [r.name for r in outcome.revived] == ["grandma.png", "grandpa.png"]
+    assert outcome.archive is not None
+    assert len(outcome.problems) == 4
+    names = ["attic.png", "claims.jpg", "half.jpg", "vanished.png"]
+    problems = dict(zip(names, outcome.problems, strict=True))
+    for name, line in problems.items():
+        assert line.startswith(f"{name} ")  # named as the family named it, in upload order
+        for jargon in ("decompression", "Errno", "DOS", str(tmp_path), "Traceback"):
+            assert jargon not in line, line
+    assert "40 megapixel limit" in problems["attic.png"]
+    assert "40 megapixel limit" in problems["claims.jpg"]
+    assert "cut short" in problems["half.jpg"]
+    assert "no longer on the server" in problems["vanished.png"]
+
+
+def test_a_bomb_between_the_page_limit_and_pils_is_measured(restorer, tmp_path):
+    """Between max_megapixels and PIL's limit the message gives the size, as before."""
+    bomb = save_png_bomb(tmp_path / "big.png", side=12000)  # 144 MP: PIL only warns
+    outcome = revive_uploads(restorer, [(bomb, "big.png")], tmp_path / "s", Limits())
+    assert outcome.problems == [
+        "big.png is 12000x12000 (144 megapixels), over the 40 megapixel limit per photo."
+    ]
+
+
+def test_results_come_one_by_one_and_stop_when_the_page_closes(restorer, tmp_path):
+    """Issue 24, failure 3 without a browser: each photo is yielded as it is done, and once
+    the session is closed nothing more is written, not even the folder again."""
+    folders = SessionFolders(tmp_path / "sessions", keep_minutes=1)
+    assert folders.issue_token("alice") is not None
+    photos = [(save_gray(tmp_path / f"p{i}.png", seed=i), f"p{i}.png") for i in range(3)]
+    steps = revive_steps(
+        restorer, photos, folders.path("alice"), Limits(), writing=lambda: folders.writing("alice")
+    )
+    seen = []
+    for _ in range(2):
+        done, _total, outcome = next(steps)
+        seen.append((done, len(outcome.revived)))
+    assert seen == [(0, 0), (1, 1)]  # photo 1 is delivered before photo 2 starts
+    folder = folders.path("alice")
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    assert all((f.stat().st_mode & 0o777) == 0o600 for f in folder.rglob("*.png"))
+    folders.close("alice")  # the page is closed while photo 2 is under way
+    with pytest.raises(Cancelled):
+        next(steps)
+    assert not folder.exists()  # photo 2 was not written, and no folder came back
+    with pytest.raises(SessionClosed):
+        folders.folder("alice")
+    assert folders.issue_token("alice") is None
+
+
+def test_a_sessions_uploads_are_its_own_copies(tmp_path):
+    """Issue 24, failure 2 without a browser: two sessions that upload the same bytes get one
+    Gradio file; each copies it, and one closing leaves the other's copy (and the shared
+    file) alone. Only when the last session goes is the shared file handed back to delete."""
+    folders = SessionFolders(tmp_path / "gradio" / "sessions", keep_minutes=1)
+    shared = tmp_path / "gradio" / "abc123" / "wedding.jpg"
+    shared.parent.mkdir(parents=True)
+    shared.write_bytes(b"the same photo")
+    a, b = folders.keep_upload("a", shared), folders.keep_upload("b", shared)
+    assert a != b and a.read_bytes() == b.read_bytes() == b"the same photo"
+    assert (a.stat().st_mode & 0o777) == 0o600
+    assert folders.close("a") == [] and shared.exists() and b.exists()
+    assert folders.own_upload("b", shared) == b and folders.own_upload("a", shared) is None
+    assert folders.close("b") == [shared]
+
+
+def test_orphan_uploads_go_within_keep_minutes(tmp_path):
+    """Issue 24, failure 7 without a server: Gradio's files older than the age go, sessions'
+    folders are left to their own rules, empty hash folders go too."""
+    root = tmp_path / "gradio"
+    folders = SessionFolders(root / "sessions", keep_minutes=1)
+    mine = folders.folder("alice")
+    old, new = root / "h1" / "old.png", root / "h2" / "new.png"
+    for path in (old, new):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x")
+    stamp = time.time() - 61
+    os.utime(old, (stamp, stamp))
+    assert sweep_orphans(root, folders, max_age=60) == 1
+    assert not old.parent.exists() and new.exists() and mine.exists()
+
+
+def test_the_waiting_line_gives_places_and_a_limit():
+    line = Line(slots=1, size=2)
+    first, second, third = line.join(), line.join(), line.join()
+    assert [line.place(t) for t in (first, second, third)] == [0, 1, 2]
+    with pytest.raises(LineFull):
+        line.join()
+    assert line.wait(second, timeout=0.01) == 1  # nothing moved: still one ahead
+    line.leave(first)
+    assert line.place(second) == 0 and line.place(third) == 1
+
+
+def test_the_file_guard_serves_a_result_only_with_its_sessions_cookie(tmp_path):
+    """Issue 24, failure 5 without a server, under the spellings a visitor would try."""
+    root = tmp_path / "app"
+    folders = SessionFolders(root / "gradio" / "sessions", keep_minutes=1)
+    cookie = folders.issue_token("alice")
+    name, _, token = cookie.partition("=")
+    result = folders.folder("alice") / "request_000" / "a_revived.png"
+    upload = folders.path("alice") / "uploads" / "000.png"
+    guard = FileGuard(None, folders, root)
+    assert guard.allows(str(result), {name: token})
+    assert not guard.allows(str(result), {})  # no session at all
+    assert not guard.allows(str(result), {name: "guess"})
+    other = folders.issue_token("bob")
+    assert not guard.allows(str(result), dict([other.split("=", 1)]))  # another session
+    assert not guard.allows(str(upload), {name: token})  # uploads: never, not even to alice
+    sneaky = str(result.parent / ".." / ".." / folders.folder_id("alice") / "request_000" / "x")
+    assert not guard.allows(sneaky.replace("alice", ""), {})
+    assert not guard.allows(str(root / "gradio" / "abc" / "photo.png"), {name: token})
+    assert guard.allows("/etc/passwd", {})  # outside: left to Gradio, which refuses it

@@ -8,13 +8,9 @@ remove its temporary folder. Set ``REVIVE_APP_SCREENSHOT=path.png`` to keep the 
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +21,15 @@ import pytest
 from PIL import Image
 
 from revive.restore import restore_paths
-from tests.app_fixtures import RENDER, save_corrupt, save_gray, save_noise, save_weights
-from tests.conftest import REPO
+from tests.app_fixtures import (
+    RENDER,
+    save_corrupt,
+    save_gray,
+    save_noise,
+    save_weights,
+    start_app,
+    stop_app,
+)
 
 pytestmark = pytest.mark.slow
 CHROMIUM = (
@@ -36,20 +39,18 @@ START_S, REVIVE_S = 180, 120  # bounds: server start (imports on a busy 2-core m
 PHOTO = "grandma_1952.png"  # a name that must never reach the server's log
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("app")
-    colorizer, denoiser = save_weights(root / "weights")
+    colorizer, denoiser = save_weights(root / "server" / "weights")  # start_app's, the same
     return {
         "root": root,
         "colorizer": colorizer,
         "denoiser": denoiser,
+        # about 1.4 MP each: slow enough on a CPU to watch a request under way
+        "slow": [
+            save_gray(root / "photos" / f"wedding_{i}.png", 1200, 1200, seed=i) for i in range(3)
+        ],
         "photo": save_gray(root / "photos" / PHOTO),
         "broken": save_corrupt(root / "photos" / "broken_scan.jpg"),
         "heavy": save_noise(root / "photos" / "heavy.png", megabytes=1.5),
@@ -59,34 +60,13 @@ def files(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def server(files) -> Iterator[dict]:
     """The app on a free local port (1 MB uploads at most); yields its URL and log file."""
-    port, log = free_port(), files["root"] / "server.log"
-    cmd = [
-        sys.executable, "-m", "revive.app", f"colorizer={files['colorizer']}",
-        f"denoiser={files['denoiser']}", f"render_size={RENDER}", "device=cpu",
-        f"app.port={port}", "app.max_upload_mb=1", "app.max_photos=3",
-        f"hydra.run.dir={files['root'] / 'hydra'}",
-    ]  # fmt: skip
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + START_S
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"the app did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
-    state = {"url": url, "log": log, "proc": proc, "roots": set()}
-    yield state
-    proc.send_signal(signal.SIGTERM)  # as a service manager stops it (Ctrl+C takes the same path)
     try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
+        state = start_app(files["root"] / "server", ["app.max_upload_mb=1", "app.max_photos=3"])
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    state["roots"] = set()
+    yield state
+    stop_app(state)
     for root in state["roots"]:
         assert not root.exists(), f"{root} was left behind"
 
@@ -182,3 +162,132 @@ def test_an_oversized_upload_gets_its_message(browser, server, files):
     message = page.wait_for_selector("text=exceed the maximum allowed size", timeout=30_000)
     assert "1.0 Mb" in message.inner_text() and "heavy.png" in message.inner_text()
     context.close()
+
+
+def status_box(page) -> dict:
+    """Where the status line is, and whether its text fits in it (not clipped, not 0 px)."""
+    return page.eval_on_selector(
+        "#status",
+        """el => {
+          const box = el.getBoundingClientRect();
+          const range = document.createRange();
+          range.selectNodeContents(el);
+          const text = range.getBoundingClientRect();
+          return {height: box.height, width: box.width, text: el.innerText,
+                  textHeight: text.height, clipped: el.scrollHeight > el.clientHeight + 1,
+                  inside: text.top >= box.top - 1 && text.bottom <= box.bottom + 1};
+        }""",
+    )
+
+
+def wait_for_status(page, words: str, timeout_s: float = REVIVE_S) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        box = status_box(page)
+        if words in box["text"]:
+            return box
+        time.sleep(0.05)
+    raise AssertionError(f"the status never said {words!r}; it says {status_box(page)['text']!r}")
+
+
+def assert_visible(box: dict) -> None:
+    assert box["height"] > 0 and box["width"] > 0 and box["textHeight"] > 0, box
+    assert not box["clipped"] and box["inside"], box
+
+
+def session_folder(server: dict, page) -> Path:
+    """The session folder of ``page``: the one holding the photos it uploaded."""
+    sessions = server["root"] / "gradio" / "sessions"
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    (name,) = [n for n in cookies if n.startswith("revive_")]
+    return sessions / name.removeprefix("revive_")
+
+
+def test_progress_is_visible_and_results_come_one_by_one(browser, server, files, tmp_path):
+    """Failure 4: while a family's three photos wait and are revived, the status line says
+    where they stand (place in line, "photo 2 of 3"), visibly, with no time estimate; the
+    button is disabled; each photo appears as soon as it is done."""
+    shots = Path(os.environ.get("REVIVE_APP_STATUS_SCREENSHOT", tmp_path / "status.png"))
+    first, a, _ = open_page(browser, server)
+    second, b, _ = open_page(browser, server)
+    a.set_input_files("#photos input[type=file]", [str(p) for p in files["slow"]])
+    b.set_input_files("#photos input[type=file]", [str(files["photo"])])
+    a.wait_for_selector("text=wedding_2.png", timeout=30_000)
+    b.wait_for_selector(f"text={PHOTO}", timeout=30_000)
+    a.click("#revive")
+    b.click("#revive")  # another family, while the first is under way
+    box = wait_for_status(b, "Waiting in line: 1 request ahead of yours")
+    assert_visible(box)
+    b.screenshot(path=str(tmp_path / "waiting.png"))
+    assert b.is_disabled("#revive")
+    box = wait_for_status(a, "Reviving photo 2 of 3")
+    assert_visible(box)
+    assert a.is_disabled("#revive")
+    assert a.is_visible("#slider-0") and not a.is_visible("#slider-2")  # photo 1 is there already
+    a.screenshot(path=str(shots))
+    assert shots.stat().st_size > 10_000
+    assert not re.search(r"\d+(\.\d+)?\s*/\s*\d+(\.\d+)?s", a.inner_text("body"))  # no "0.2/32.2s"
+    box = wait_for_status(a, "3 photos revived")
+    assert_visible(box)
+    a.wait_for_selector("#slider-2 img", timeout=30_000)
+    a.wait_for_function("() => !document.querySelector('#revive').disabled", timeout=30_000)
+    wait_for_status(b, "1 photo revived")
+    first.close()
+    second.close()
+
+
+def test_identical_uploads_stay_each_sessions_own(browser, server, files):
+    """Failure 2: two families upload the same photo (Gradio keeps one file for both); the
+    first closes its page; the second's Revive still works, on its own copy."""
+    first, a, _ = open_page(browser, server)
+    second, b, _ = open_page(browser, server)
+    for page in (a, b):
+        page.set_input_files("#photos input[type=file]", [str(files["photo"])])
+        page.wait_for_selector(f"text={PHOTO}", timeout=30_000)
+    folder_a, folder_b = session_folder(server, a), session_folder(server, b)
+    deadline = time.monotonic() + 30
+    while not (folder_b / "uploads").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert folder_a != folder_b
+    first.close()  # the first family leaves
+    deadline = time.monotonic() + 30
+    while folder_a.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not folder_a.exists()
+    b.click("#revive")
+    wait_for_status(b, "photo revived")
+    assert "1 photo revived" in b.inner_text("#status") and "could not" not in b.inner_text(
+        "#status"
+    )
+    modes = {
+        p.relative_to(folder_b).as_posix(): p.stat().st_mode & 0o777 for p in folder_b.rglob("*")
+    }
+    assert all(m == (0o700 if (folder_b / n).is_dir() else 0o600) for n, m in modes.items()), modes
+    second.close()
+
+
+def test_closing_the_page_stops_its_request_and_writes_nothing(browser, server, files):
+    """Failure 3: the page is closed while photo 2 of 3 is revived: its folder goes and is not
+    written again, and the next family is not kept waiting by it."""
+    context, page, _ = open_page(browser, server)
+    page.set_input_files("#photos input[type=file]", [str(p) for p in files["slow"]])
+    page.wait_for_selector("text=wedding_2.png", timeout=30_000)
+    folder = session_folder(server, page)
+    page.click("#revive")
+    wait_for_status(page, "Reviving photo 2 of 3")
+    context.close()
+    deadline = time.monotonic() + 30
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not folder.exists()
+    deadline = time.monotonic() + 60
+    while "request stopped: its page was closed" not in server["log"].read_text():
+        assert time.monotonic() < deadline, "the request did not stop"
+        time.sleep(0.5)
+    assert not folder.exists()  # nothing written after the close, not even the folder
+    other, page, _ = open_page(browser, server)
+    page.set_input_files("#photos input[type=file]", [str(files["photo"])])
+    page.wait_for_selector(f"text={PHOTO}", timeout=30_000)
+    page.click("#revive")
+    wait_for_status(page, "1 photo revived", timeout_s=60)
+    other.close()

@@ -39,11 +39,14 @@ def serve(cfg: DictConfig, root: Path) -> None:
     """Load the networks, build the page and serve it until interrupted."""
     os.environ.update(OFFLINE_ENV)
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
+    os.umask(0o077)  # every folder and file this server makes: 0700 / 0600, Gradio's too
     for noisy in ("httpx", "uvicorn.access"):  # request lines would carry file paths
         logging.getLogger(noisy).setLevel(logging.WARNING)
     gr = require("app", "gradio")
+    from starlette.middleware import Middleware
 
-    from revive.app.page import build_page
+    from revive.app.guard import FileGuard
+    from revive.app.page import CSS, build_page
     from revive.app.sessions import SessionFolders
     from revive.app.work import Limits
     from revive.restore.restorer import restorer_from_config
@@ -52,10 +55,11 @@ def serve(cfg: DictConfig, root: Path) -> None:
     restorer = restorer_from_config(cfg)  # the same options as predict.py
     limits = Limits(app.max_upload_mb, app.max_megapixels, app.max_photos)
     folders = SessionFolders(root / "gradio" / "sessions", app.keep_minutes)
-    sweeper = folders.sweep_every(min(60.0, app.keep_minutes * 60.0 / 2))
+    # Swept often enough that nothing outlives keep_minutes by more than a quarter of it.
+    keep_s = folders.keep_seconds
+    every = max(0.5, min(60.0, keep_s / 4))
+    sweeper = folders.sweep_every(every, uploads=root / "gradio", max_age=keep_s - every)
     page = build_page(restorer, folders, limits, app.concurrency, app.queue_size)
-    keep_s = int(app.keep_minutes * 60)
-    page.delete_cache = (max(1, min(60, keep_s // 2)), keep_s)  # Gradio's own copies too
     log.info("serving on http://%s:%d (Ctrl+C stops it)", app.host, app.port)
     try:
         page.launch(
@@ -71,6 +75,9 @@ def serve(cfg: DictConfig, root: Path) -> None:
             pwa=False,
             enable_monitoring=False,
             quiet=True,
+            css=CSS,
+            # every file request passes the guard: a session's links open for it alone
+            app_kwargs={"middleware": [Middleware(FileGuard, folders=folders, protected=root)]},
             theme=gr.themes.Default(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"]),
         )
     finally:

@@ -11,9 +11,9 @@ server path.
 
 from __future__ import annotations
 
-import shutil
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,10 @@ from revive.restore import Restorer
 from revive.restore.walk import REVIVED_SUFFIX
 
 ARCHIVE_NAME = "revived_photos.zip"
+
+
+class Cancelled(Exception):
+    """Raised by a ``writing()`` context to stop a request: nothing more is written."""
 
 
 class LimitError(ValueError):
@@ -104,7 +108,11 @@ def check_photo(path: Path, name: str, limits: Limits) -> None:
     try:
         with Image.open(path) as img:
             width, height = img.size
+    except Image.DecompressionBombError as e:  # a header claiming over twice PIL's own limit
+        raise LimitError(too_large(name, limits)) from e
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
         raise LimitError(f"{name} could not be read as a photo (damaged or not an image).") from e
     if width * height > limits.max_pixels:
         raise LimitError(
@@ -113,8 +121,45 @@ def check_photo(path: Path, name: str, limits: Limits) -> None:
         )
 
 
-def revive_one(restorer: Restorer, path: Path, name: str, stem: str, folder: Path) -> Revived:
-    """Read, restore and write one photo: the before and the revived PNG at full size."""
+def too_large(name: str, limits: Limits) -> str:
+    """A photo whose header claims more pixels than PIL will even size up (a bomb, or a huge
+    scan): its exact size is not worth decoding to tell."""
+    return (
+        f"{name} claims to be far larger than the {limits.max_megapixels:g} megapixel limit per "
+        f"photo (a damaged or deliberately oversized file), so it was not opened."
+    )
+
+
+def problem(name: str, error: BaseException, limits: Limits) -> str:
+    """One line in the family's words for a photo that failed, naming it, never a server path."""
+    if isinstance(error, LimitError):
+        return str(error)
+    if isinstance(error, FileNotFoundError):
+        return f"{name} was no longer on the server (the page may have been reloaded): please add it again."
+    if isinstance(error, Image.DecompressionBombError):
+        return too_large(name, limits)
+    if isinstance(error, (UnidentifiedImageError, SyntaxError)) or "truncated" in str(error):
+        return f"{name} could not be read as a photo (damaged, cut short or not an image)."
+    if isinstance(error, MemoryError):
+        return f"{name} needs more memory than this computer has free: try a smaller scan."
+    if isinstance(error, (OSError, ValueError, RuntimeError)) and str(error):
+        first = str(error).splitlines()[0]
+        if (
+            "/" not in first and "\\" not in first
+        ):  # ImageReadError, the upscaler's cap: plain words
+            return f"{name} could not be revived: {first}"
+    return f"{name} could not be revived (an unexpected error; the other photos went on)."
+
+
+def revive_one(
+    restorer: Restorer,
+    path: Path,
+    name: str,
+    stem: str,
+    writing: Callable[[], AbstractContextManager[Path]],
+) -> Revived:
+    """Read, restore and write one photo: the before and the revived PNG at full size (0600),
+    written inside ``writing()``, which yields the folder and refuses once the page closed."""
     img = open_image(path)
     try:
         restorer.check_size(img.height, img.width)  # an enlarged output over the cap: refused
@@ -124,9 +169,16 @@ def revive_one(restorer: Restorer, path: Path, name: str, stem: str, folder: Pat
     finally:
         img.close()
     revived = restorer.restore(gray)
-    before_path = save_image(before, folder / f"{stem}_before.png")
-    after_path = save_image(revived, folder / f"{stem}{REVIVED_SUFFIX}")
+    with writing() as folder:
+        before_path = private(save_image(before, folder / f"{stem}_before.png"))
+        after_path = private(save_image(revived, folder / f"{stem}{REVIVED_SUFFIX}"))
     return Revived(name, before_path, after_path, (revived.shape[1], revived.shape[0]))
+
+
+def private(path: Path) -> Path:
+    """``path``, readable by this user only (the README promises 0600 files)."""
+    path.chmod(0o600)
+    return path
 
 
 def write_archive(items: list[Revived], dest: Path) -> Path:
@@ -134,7 +186,66 @@ def write_archive(items: list[Revived], dest: Path) -> Path:
     with atomic_path(dest) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
         for item in items:
             archive.write(item.after, item.after.name)
-    return dest
+    return private(dest)
+
+
+def request_folder(folder: Path) -> Path:
+    """A new ``request_NNN`` folder in ``folder`` (0700): each request's files apart."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    index = sum(1 for _ in folder.glob("request_*"))
+    while True:
+        out = folder / f"request_{index:03d}"
+        try:
+            out.mkdir(mode=0o700)
+            return out
+        except FileExistsError:
+            index += 1
+
+
+def revive_steps(
+    restorer: Restorer,
+    uploads: list[tuple[Path, str]],
+    folder: Path,
+    limits: Limits,
+    writing: Callable[[], AbstractContextManager[Path]] | None = None,
+) -> Iterator[tuple[int, int, Outcome]]:
+    """Revive ``uploads`` (server path, name as uploaded) into a new subfolder of ``folder``,
+    yielding (photos done, total, outcome so far) before each photo and once at the end, so a
+    page can show each result as soon as it is done.
+
+    Raises :class:`LimitError` only for the whole request (no photos, too many); every other
+    problem (over a limit, damaged, cut short, a bomb, gone) is one line of
+    :attr:`Outcome.problems` and the other photos go on. Every write happens inside
+    ``writing()`` (default: the folder, always open); an exception it raises (the page closed)
+    ends the request at once, with nothing more written.
+    """
+    check_count(len(uploads), limits)
+    out_holder: list[Path] = []
+
+    @contextmanager
+    def into_request() -> Iterator[Path]:
+        with writing() if writing is not None else nullcontext(folder) as base:
+            if not out_holder:
+                out_holder.append(request_folder(Path(base)))
+            yield out_holder[0]
+
+    outcome = Outcome()
+    stems = unique_stems([name for _, name in uploads])
+    total = len(uploads)
+    for i, ((path, name), stem) in enumerate(zip(uploads, stems, strict=True)):
+        yield i, total, outcome
+        try:
+            check_photo(path, name, limits)
+            with pixel_limit(limits.max_pixels):
+                outcome.revived.append(revive_one(restorer, path, name, stem, into_request))
+        except Exception as e:  # noqa: BLE001 (each photo's failure is its own line)
+            if isinstance(e, Cancelled):
+                raise
+            outcome.problems.append(problem(name, e, limits))
+    if outcome.revived:
+        with into_request() as out:
+            outcome.archive = write_archive(outcome.revived, out / ARCHIVE_NAME)
+    yield total, total, outcome
 
 
 def revive_uploads(
@@ -143,41 +254,12 @@ def revive_uploads(
     folder: Path,
     limits: Limits,
     progress: Callable[[int, int, str], None] | None = None,
+    writing: Callable[[], AbstractContextManager[Path]] | None = None,
 ) -> Outcome:
-    """Revive ``uploads`` (server path, name as uploaded) into a new subfolder of ``folder``.
-
-    Raises :class:`LimitError` only for the whole request (no photos, too many); every other
-    problem is one line of :attr:`Outcome.problems` and the other photos go on.
-    """
-    check_count(len(uploads), limits)
-    index = sum(1 for p in folder.glob("request_*")) if folder.exists() else 0
-    out = folder / f"request_{index:03d}"
-    (out / "uploads").mkdir(parents=True, mode=0o700)
+    """:func:`revive_steps` to its end; ``progress(done, total, what)`` before each photo."""
     outcome = Outcome()
-    stems = unique_stems([name for _, name in uploads])
-    total = len(uploads)
-    for i, ((path, name), stem) in enumerate(zip(uploads, stems, strict=True)):
+    for done, total, so_far in revive_steps(restorer, uploads, folder, limits, writing):
+        outcome = so_far
         if progress is not None:
-            progress(i, total, f"photo {i + 1} of {total}")
-        try:
-            check_photo(path, name, limits)
-            path = keep_upload(path, out / "uploads", i)
-            with pixel_limit(limits.max_pixels):
-                outcome.revived.append(revive_one(restorer, path, name, stem, out))
-        except LimitError as e:
-            outcome.problems.append(str(e))
-        except (OSError, ValueError, RuntimeError, MemoryError) as e:  # ImageReadError too
-            reason = str(e).replace(str(path), name).splitlines()[0] if str(e) else type(e).__name__
-            outcome.problems.append(f"{name} could not be revived: {reason}")
-    if progress is not None:
-        progress(total, total, "done")
-    if outcome.revived:
-        outcome.archive = write_archive(outcome.revived, out / ARCHIVE_NAME)
+            progress(done, total, "done" if done == total else f"photo {done + 1} of {total}")
     return outcome
-
-
-def keep_upload(source: Path, folder: Path, index: int) -> Path:
-    """The session's own copy of an upload (Gradio's copy is deleted with the session)."""
-    dest = folder / f"{index:03d}{source.suffix.lower()}"
-    shutil.copyfile(source, dest)
-    return dest

@@ -10,6 +10,8 @@ their variant, each peak RSS is its own, and load from other work slows both ali
 - ``dncnn_infer``: megapixels/s of DnCNN inference as ``predict.py`` runs it (BatchNorm folded,
   bf16 where native), against eager fp32 with BatchNorm layers;
 - ``revive_24mp``: seconds and peak RSS to revive a 24 MP scan (with and without denoising);
+- ``app_load``: the web page with N sessions reviving at once: seconds to the first and the
+  last result, the server's peak RSS;
 - ``data_<name>``: training samples/s of one DataLoader worker for each datamodule.
 
 Records go to a JSON list (``--json PATH``) and to a table on the terminal.

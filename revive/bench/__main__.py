@@ -49,6 +49,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--megapixels", type=float, help="revive_24mp: size of the scan (default: 24)"
     )
     parser.add_argument(
+        "--sessions", type=int, help="app_load: sessions reviving at once (default: 6)"
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         help="write the records here (default: outputs/bench/bench_<time>.json)",
@@ -63,7 +66,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "e.g. -o trainer.precision=32-true",
     )
     args = parser.parse_args(argv)
-    for flag in ("batch_size", "steps", "repeats", "threads"):
+    for flag in ("batch_size", "steps", "repeats", "threads", "sessions"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1 (got {value})")

@@ -61,6 +61,12 @@ def _revive_upscale(args: argparse.Namespace) -> Records:
     return upscale.revive_upscale(**_given(args, "repeats"))
 
 
+def _app_load(args: argparse.Namespace) -> Records:
+    from revive.bench import app_load
+
+    return app_load.app_load(**_given(args, "sessions", "repeats"))
+
+
 def _data(name: str, args: argparse.Namespace) -> Records:
     from revive.bench import data
 
@@ -82,6 +88,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Records]] = {
     "revive_24mp": _revive_24mp,
     "onnx_infer": _onnx_infer,
     "revive_upscale": _revive_upscale,
+    "app_load": _app_load,
     **{f"data_{name}": functools.partial(_data, name) for name in DATASETS},
     "data_old_photo": _data_old_photo,
 }
