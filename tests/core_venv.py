@@ -4,8 +4,9 @@ Installing torch from PyPI into a fresh venv fetches about 4 GB (torch plus its 
 and unpacks it, minutes of network and disk on every test run. The test venv (``make install``)
 already holds those exact distributions, so :func:`make_core_venv` resolves the core
 requirements of ``pyproject.toml`` (``[project].dependencies``, markers evaluated, no extras)
-to their transitive closure among the installed distributions and links only the files those
-distributions' RECORDs list into a new venv's site-packages. Everything else installed here
+to their transitive closure among the installed distributions and hard-links only the files
+those distributions' RECORDs list into a new venv's site-packages (real folders, so nothing
+done in it can reach the full venv's files). Everything else installed here
 (gradio, onnx, spandrel, timm, torchvision, pytest ...) is absent from it, so an import of an
 extra from core code fails there just as it would after ``pip install revive``. revive itself
 is then installed by pip from the checkout, with ``--no-deps``, and ``pip check`` confirms that
@@ -17,6 +18,7 @@ Run it by hand to see the closure and its size: ``python -m tests.core_venv /tmp
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -107,10 +109,27 @@ def _link(source: Path, target: Path, rel: PurePosixPath, owners, keep: set[str]
         if not who & keep:
             continue
         if who <= keep or not entry.is_dir():
-            os.symlink(entry, target.joinpath(sub))
+            _mirror(entry, target.joinpath(sub))
         else:  # a namespace folder (google/, nvidia/ ...) shared with distributions left out
             target.joinpath(sub).mkdir()
             _link(source, target, sub, owners, keep)
+
+
+def _mirror(source: Path, dest: Path) -> None:
+    """Real folders, and hard links to the files (a copy across file systems), never a link to a
+    folder of the full venv: whatever a test or pip later deletes in the core venv, it cannot
+    delete the full venv's files through it."""
+    if source.is_symlink():
+        os.symlink(os.readlink(source), dest)
+    elif source.is_dir():
+        dest.mkdir()
+        for child in source.iterdir():
+            _mirror(child, dest / child.name)
+    else:
+        try:
+            os.link(source, dest)
+        except OSError:
+            shutil.copy2(source, dest)
 
 
 def make_core_venv(where: Path, extras: Iterable[str] = ()) -> dict[str, metadata.Distribution]:
