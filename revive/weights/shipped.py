@@ -20,7 +20,7 @@ from revive.weights.safe import local_file, reading
 
 SHIPPED_COLORIZER = Path(__file__).parent / "shipped" / "colorizer.safetensors"
 # Checked by the tests: a changed file must come with a new model card.
-SHIPPED_SHA256 = "a9ce85295983c03cc70a0b56526f9a4734fb4d9a0cd0162be2c75386cd6dd562"
+SHIPPED_SHA256 = "fb6d9b38ae767c8fa2fd6e77a13b4589d65ad946f17fb69a5c67376d31ffdb86"
 # The render size of files that record none (checkpoints, official weights).
 DEFAULT_RENDER_SIZE = 256
 
