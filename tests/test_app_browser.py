@@ -203,7 +203,9 @@ def session_folder(server: dict, page) -> Path:
     return sessions / name.removeprefix("revive_")
 
 
-@pytest.mark.skip(reason="not working yet: the three 1.4 MP photos never appear in the page's file list (timeout waiting for wedding_2.png), here and under load; see issue #24")
+@pytest.mark.skip(
+    reason="not working yet: the three 1.4 MP photos never appear in the page's file list (timeout waiting for wedding_2.png), here and under load; see issue #24"
+)
 def test_progress_is_visible_and_results_come_one_by_one(browser, server, files, tmp_path):
     """Failure 4: while a family's three photos wait and are revived, the status line says
     where they stand (place in line, "photo 2 of 3"), visibly, with no time estimate; the
@@ -267,7 +269,9 @@ def test_identical_uploads_stay_each_sessions_own(browser, server, files):
     second.close()
 
 
-@pytest.mark.skip(reason="not working yet: the three 1.4 MP photos never appear in the page's file list (timeout waiting for wedding_2.png), here and under load; see issue #24")
+@pytest.mark.skip(
+    reason="not working yet: the three 1.4 MP photos never appear in the page's file list (timeout waiting for wedding_2.png), here and under load; see issue #24"
+)
 def test_closing_the_page_stops_its_request_and_writes_nothing(browser, server, files):
     """Failure 3: the page is closed while photo 2 of 3 is revived: its folder goes and is not
     written again, and the next family is not kept waiting by it."""

@@ -163,6 +163,7 @@ def test_the_recipe_trains_a_few_steps(make_cfg, tmp_path: Path, overrides):
             "model.generator.num_downs=5",
             "model.generator.ngf=8",
             "model.discriminator.ndf=8",
+            "model.gan_start_epoch=0",  # the GAN from step one: this run has one epoch
             *overrides,
         ]
     )

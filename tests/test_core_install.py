@@ -106,8 +106,8 @@ def test_train_composes_and_predict_revives_a_photo_with_the_shipped_colorizer(c
     ],
 )
 def test_a_feature_without_its_extra_says_which_to_install(core, tmp_path, extra, script, args):
-    shipped = core.joinpath("lib").glob("python*/site-packages/revive/weights/shipped")
-    args = [a.format(shipped=next(shipped) / "colorizer.safetensors") for a in args]
+    (shipped,) = core.joinpath("lib").glob("python*/site-packages/revive/weights/shipped")
+    args = [a.format(shipped=shipped / "colorizer.safetensors") for a in args]
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "tiny.png")
     (tmp_path / "x4.pth").write_bytes(b"never read: the extra is checked first")
     (tmp_path / "colorizer.onnx").write_bytes(b"never read either")
