@@ -140,6 +140,24 @@ def test_ema_follows_the_formula_and_is_what_loaders_read(tmp_path: Path):
 
 
 # -- the experiment ------------------------------------------------------------------------------
+def tiny_recipe(make_cfg, tmp_path: Path, *overrides: str):
+    """``experiment=revive_colorizer`` on a fake split, with networks small enough for a test."""
+    split = make_colorize_split(tmp_path / "split")
+    return make_cfg(
+        overrides=[
+            "experiment=revive_colorizer",
+            f"split_dir={split}",
+            "data.num_workers=0",
+            "data.batch_size=2",
+            "data.epoch_length=4",
+            "model.generator.num_downs=5",
+            "model.generator.ngf=8",
+            "model.discriminator.ndf=8",
+            *overrides,
+        ]
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides",
@@ -152,21 +170,7 @@ def test_ema_follows_the_formula_and_is_what_loaders_read(tmp_path: Path):
     ids=["gan_l1", "classify", "classify_gan", "l1"],
 )
 def test_the_recipe_trains_a_few_steps(make_cfg, tmp_path: Path, overrides):
-    split = make_colorize_split(tmp_path / "split")
-    cfg = make_cfg(
-        overrides=[
-            "experiment=revive_colorizer",
-            f"split_dir={split}",
-            "data.num_workers=0",
-            "data.batch_size=2",
-            "data.epoch_length=4",
-            "model.generator.num_downs=5",
-            "model.generator.ngf=8",
-            "model.discriminator.ndf=8",
-            "model.gan_start_epoch=0",  # the GAN from step one: this run has one epoch
-            *overrides,
-        ]
-    )
+    cfg = tiny_recipe(make_cfg, tmp_path, "model.gan_start_epoch=0", *overrides)  # one epoch
     datamodule = instantiate(cfg.data, _recursive_=False)
     model = instantiate(cfg.model)
     trainer = L.Trainer(
@@ -192,20 +196,7 @@ def test_the_recipe_trains_a_few_steps(make_cfg, tmp_path: Path, overrides):
 def test_the_gan_joins_at_gan_start_epoch(make_cfg, tmp_path: Path):
     """Before ``model.gan_start_epoch`` the discriminator never steps and G's loss has no GAN
     term; from that epoch on both train."""
-    split = make_colorize_split(tmp_path / "split")
-    cfg = make_cfg(
-        overrides=[
-            "experiment=revive_colorizer",
-            f"split_dir={split}",
-            "data.num_workers=0",
-            "data.batch_size=2",
-            "data.epoch_length=4",
-            "model.generator.num_downs=5",
-            "model.generator.ngf=8",
-            "model.discriminator.ndf=8",
-            "model.gan_start_epoch=1",
-        ]
-    )
+    cfg = tiny_recipe(make_cfg, tmp_path, "model.gan_start_epoch=1")
     datamodule = instantiate(cfg.data, _recursive_=False)
     model = instantiate(cfg.model)
     d_weights: list[dict[str, torch.Tensor]] = []
