@@ -32,13 +32,13 @@ def main(overrides: list[str]) -> Path:
     with open_dict(cfg):
         cfg.paths.output_dir = str(run_dir.resolve())
 
-    from revive.restore import restore_paths
+    from revive.restore import RestoreOptions, restore_paths
     from revive.training.run import train
 
     inputs = run_dir / "gray_inputs"
     write_gray_inputs(inputs)
     print(f"[demo] reviving {inputs} with the shipped colorizer -> {run_dir / 'revived'}")
-    summary = restore_paths(inputs, run_dir / "revived")
+    summary = restore_paths(inputs, run_dir / "revived", RestoreOptions())
 
     print(f"[demo] a short training run on the bundled photos -> {run_dir}")
     metrics = train(cfg)
@@ -46,7 +46,7 @@ def main(overrides: list[str]) -> Path:
         run_dir / "checkpoints" / "last.ckpt"
     ]
     ckpt = ckpts[-1]
-    trained = restore_paths(inputs, run_dir / "revived_by_demo_run", colorizer=ckpt)
+    trained = restore_paths(inputs, run_dir / "revived_by_demo_run", RestoreOptions(colorizer=ckpt))
     panels = sorted((run_dir / "panels").glob("epoch_*.png"))
     samples = run_dir / "samples.png"
     if panels:

@@ -26,7 +26,7 @@ from revive.app.work import (
     unique_stems,
 )
 from revive.config import compose
-from revive.restore import load_restorer, restore_paths
+from revive.restore import RestoreOptions, load_restorer, restore_paths
 from tests.app_fixtures import (
     RENDER,
     save_corrupt,
@@ -46,7 +46,15 @@ def weights(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def restorer(weights):
-    return load_restorer(*weights, device="cpu", render_size=RENDER)
+    return load_restorer(options(weights))
+
+
+def options(weights: tuple[Path, Path], **more) -> RestoreOptions:
+    """The app's test networks (colorizer, denoiser) on the CPU at the tests' render size."""
+    colorizer, denoiser = weights
+    return RestoreOptions(
+        colorizer=colorizer, denoiser=denoiser, device="cpu", render_size=RENDER, **more
+    )
 
 
 def pixels(path: Path) -> np.ndarray:
@@ -71,9 +79,7 @@ def test_a_request_revives_like_predict_and_reports_bad_files_alone(restorer, we
     assert done.name == "grandma 1952.png" and done.after.name == "grandma 1952_revived.png"
     assert done.size == (110, 150) and pixels(done.before).shape == (150, 110, 3)
     # predict.py on the same photo with the same networks and options: the same pixels
-    summary = restore_paths(
-        photo, tmp_path / "predict", *weights, render_size=RENDER, device="cpu", progress=False
-    )
+    summary = restore_paths(photo, tmp_path / "predict", options(weights), progress=False)
     assert summary.ok
     expected = pixels(tmp_path / "predict" / "grandma 1952_revived.png")
     np.testing.assert_array_equal(pixels(done.after), expected)
@@ -107,7 +113,9 @@ def test_limits_refuse_with_a_message_each(restorer, tmp_path):
 
 
 def test_options_of_a_request_do_not_touch_the_loaded_restorer(restorer, weights, tmp_path):
-    plain = load_restorer(weights[0], device="cpu", render_size=2 * RENDER)
+    plain = load_restorer(
+        RestoreOptions(colorizer=weights[0], device="cpu", render_size=2 * RENDER)
+    )
     variant = restorer.variant(render_size=2 * RENDER, denoise=False)
     assert restorer.render_size == RENDER and restorer.denoiser is not None
     gray = torch.rand(90, 70)
@@ -169,7 +177,11 @@ def test_the_page_queues_requests_and_shares_nothing(weights, tmp_path):
 
     folders = SessionFolders(tmp_path / "sessions", keep_minutes=1)
     for denoiser in (None, weights[1]):
-        restorer = load_restorer(weights[0], denoiser, device="cpu", render_size=RENDER)
+        restorer = load_restorer(
+            RestoreOptions(
+                colorizer=weights[0], denoiser=denoiser, device="cpu", render_size=RENDER
+            )
+        )
         page = build_page(restorer, folders, Limits(max_photos=2), concurrency=2, queue_size=5)
         assert (page.line.slots, page.line.size) == (2, 5)  # the page's own line, not Gradio's
         components = page.get_config_file()["components"]
@@ -189,16 +201,16 @@ def test_enlarge_uses_predicts_upscaler_and_can_be_switched_off(weights, tmp_pat
     torch.manual_seed(0)
     sr = Compact(num_in_ch=1, num_out_ch=1, num_feat=8, num_conv=2, upscale=2)
     torch.save(sr.state_dict(), tmp_path / "sr_x2.pth")
-    enlarging = load_restorer(
-        *weights, device="cpu", render_size=RENDER, upscaler=tmp_path / "sr_x2.pth"
-    )
+    enlarging = load_restorer(options(weights, upscaler=tmp_path / "sr_x2.pth"))
     photo = save_gray(tmp_path / "in" / "wedding.png", height=60, width=44)
     (big,) = revive_uploads(enlarging, [(photo, "wedding.png")], tmp_path / "a", Limits()).revived
     assert big.size == (88, 120) and pixels(big.before).shape == (120, 88, 3)  # slider halves match
     summary = restore_paths(
-        photo, tmp_path / "predict", *weights, render_size=RENDER, device="cpu", progress=False,
-        upscaler=tmp_path / "sr_x2.pth",
-    )  # fmt: skip
+        photo,
+        tmp_path / "predict",
+        options(weights, upscaler=tmp_path / "sr_x2.pth"),
+        progress=False,
+    )
     assert summary.ok
     expected = pixels(tmp_path / "predict" / "wedding_revived.png")
     np.testing.assert_array_equal(pixels(big.after), expected)
@@ -206,7 +218,7 @@ def test_enlarge_uses_predicts_upscaler_and_can_be_switched_off(weights, tmp_pat
     (small,) = revive_uploads(plain, [(photo, "wedding.png")], tmp_path / "b", Limits()).revived
     assert small.size == (44, 60) and enlarging.upscaler is not None  # the shared one untouched
     capped = load_restorer(
-        *weights, device="cpu", upscaler=tmp_path / "sr_x2.pth", upscale_max_pixels=1000
+        options(weights, upscaler=tmp_path / "sr_x2.pth", upscale_max_pixels=1000)
     )
     outcome = revive_uploads(capped, [(photo, "wedding.png")], tmp_path / "c", Limits())
     assert not outcome.revived and "upscale_max_pixels" in outcome.problems[0]
@@ -215,8 +227,6 @@ def test_enlarge_uses_predicts_upscaler_and_can_be_switched_off(weights, tmp_pat
 def test_the_app_loads_its_networks_with_predicts_options(weights, tmp_path):
     from spandrel.architectures.Compact import Compact
 
-    from revive.restore.restorer import restorer_from_config
-
     sr = Compact(num_in_ch=1, num_out_ch=1, num_feat=8, num_conv=2, upscale=2)
     torch.save(sr.state_dict(), tmp_path / "sr.pth")
     cfg = compose(
@@ -224,7 +234,7 @@ def test_the_app_loads_its_networks_with_predicts_options(weights, tmp_path):
         [f"colorizer={weights[0]}", f"denoiser={weights[1]}", f"upscaler={tmp_path / 'sr.pth'}"]
         + ["device=cpu", f"render_size={RENDER}", "tile_size=64", "upscale_overlap=4"],
     )
-    restorer = restorer_from_config(cfg)
+    restorer = load_restorer(RestoreOptions.from_config(cfg))
     assert (restorer.render_size, restorer.tile_size) == (RENDER, 64)
     assert restorer.denoiser is not None and restorer.scale == 2
     assert restorer.upscaler.overlap == 4 and restorer.device.type == "cpu"

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from revive.restore import restore_paths
+from revive.restore import RestoreOptions, restore_paths
 from tests.app_fixtures import (
     RENDER,
     save_corrupt,
@@ -121,10 +121,7 @@ def test_revive_a_photo_then_download_what_predict_gives(browser, server, files,
     downloaded = tmp_path / "download.png"
     info.value.save_as(downloaded)
     assert info.value.suggested_filename == "grandma_1952_revived.png"
-    summary = restore_paths(
-        files["photo"], tmp_path / "predict", files["colorizer"], files["denoiser"],
-        render_size=RENDER, device="cpu", progress=False,
-    )  # fmt: skip
+    summary = restore_paths(files["photo"], tmp_path / "predict", RestoreOptions(colorizer=files["colorizer"], denoiser=files["denoiser"], render_size=RENDER, device="cpu"), progress=False)  # fmt: skip
     assert summary.ok
     expected = np.asarray(Image.open(tmp_path / "predict" / "grandma_1952_revived.png"))
     np.testing.assert_array_equal(np.asarray(Image.open(downloaded)), expected)

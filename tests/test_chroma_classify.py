@@ -122,6 +122,7 @@ def test_classifier_outputs_lab_chroma_and_rebuilds_from_its_state():
     out = net(x)
     assert out.shape == (2, 2, 32, 32) and out.abs().max() <= 1
     assert net.logits(x).shape == (2, 262, 32, 32)
+    assert net.size_multiple == 32  # the U-Net trunk's: predict.py and compare size canvases by it
     # the trunk's output squashing is gone: bounded features would bound the logits
     assert not any(isinstance(m, torch.nn.Tanh) for m in net.modules())
     again = build_checked(lambda: build_net(cfg), net.state_dict(), "test")

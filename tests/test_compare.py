@@ -11,7 +11,7 @@ from PIL import Image
 
 from revive.compare.plots import checkpoint_of, colorize, panel_cells
 from revive.compare.report import compare, main
-from revive.compare.runs import find_runs, read_run, swept_parameters
+from revive.compare.runs import find_runs, read_run, run_render_size, swept_parameters
 from revive.training.run import train
 from tests.conftest import compose_config
 from tests.tiny_runs import image_folder, pix2pix_args
@@ -68,20 +68,30 @@ def test_table_plots_and_grid(sweep, tmp_path):
             assert picture.width > 200 and picture.height > 150, kind
 
 
-def test_grid_rows_are_each_runs_own_validation_predictions(sweep):
-    """The grid re-runs each checkpoint on the same images; on the validation images it must
-    reproduce what each run showed in its own last validation panel."""
+def test_grid_rows_are_what_predict_gives_at_each_runs_own_scale(sweep, tmp_path):
+    """The grid revives the same images through each run's checkpoint as predict.py does, at the
+    scale the run trained at; a LAB run then also reproduces its own last validation panel."""
+    from revive.io import read_rgb, save_image
+    from revive.restore import RestoreOptions, restore_paths
+
     runs = [read_run(p) for p in find_runs(sweep)][1:]
     truth = panel_cells(runs[0], -1, 4)
     assert len(truth) == 2
+    save_image(truth[0], tmp_path / "in" / "photo.png")
+    rows = {}
     for run in runs:
-        own = panel_cells(run, 1, 4)
-        again = colorize(checkpoint_of(run, "last"), truth)
-        for a, b in zip(own, again, strict=True):
-            assert np.abs(a.astype(int) - b.astype(int)).max() <= 1, run.path.name
-    # the two color spaces colorize differently
-    lab, rgb = (colorize(checkpoint_of(r, "last"), truth)[0] for r in runs)
-    assert np.abs(lab.astype(int) - rgb.astype(int)).mean() > 1
+        size, ckpt = run_render_size(run), checkpoint_of(run, "last")
+        assert size == truth[0].shape[0]  # the validation crops are the training scale
+        rows[run.path.name] = colorize(ckpt, truth, size)
+        out = tmp_path / run.path.name
+        options = RestoreOptions(colorizer=ckpt, render_size=size, device="cpu")
+        assert restore_paths(tmp_path / "in", out, options, progress=False).ok
+        np.testing.assert_array_equal(rows[run.path.name][0], read_rgb(out / "photo_revived.png"))
+    for own, again in zip(panel_cells(runs[0], 1, 4), rows["lab"], strict=True):
+        assert np.abs(own.astype(int) - again.astype(int)).max() <= 1
+    # two runs, two rows (the RGB run lends only its chroma to the photo's own luminance, as in
+    # predict.py, so these tiny near-gray models differ by less than a level on average)
+    assert not np.array_equal(rows["lab"][0], rows["rgb"][0])
 
 
 def test_cli_writes_into_the_sweep_and_names_a_wrong_folder(sweep, tmp_path, capsys):
@@ -101,7 +111,7 @@ def test_test_dirs_add_the_test_metrics_and_the_gray_baseline(sweep, tmp_path):
     from revive.evaluation.averages import averages
     from revive.evaluation.colorizers import evaluate_colorizer
     from revive.io import save_image
-    from revive.restore.restorer import load_restorer
+    from revive.restore import RestoreOptions, load_restorer
 
     folders = [tmp_path / "faces", tmp_path / "general"]
     for seed, folder in enumerate(folders):
@@ -112,7 +122,9 @@ def test_test_dirs_add_the_test_metrics_and_the_gray_baseline(sweep, tmp_path):
     )
     table = pd.read_csv(written["csv"]).set_index("run")
     assert table.loc["broken", ["test/psnr", "gray/psnr"]].isna().all()
-    lab = load_restorer(checkpoint_of(read_run(sweep / "lab"), "last"), device="cpu")
+    lab = load_restorer(
+        RestoreOptions(colorizer=checkpoint_of(read_run(sweep / "lab"), "last"), device="cpu")
+    )
     expected = averages(evaluate_colorizer(lab, folders[0], progress=False)[0])
     for metric in ("psnr", "ssim", "deltae2000", "colorfulness", "delta_cf"):
         assert table.loc["lab", f"test/{metric}"] == pytest.approx(expected[f"test/{metric}"])

@@ -14,7 +14,7 @@ from revive.data.fakes import make_family
 from revive.models.cyclegan import CycleGAN
 from revive.models.image_pool import ImagePool
 from revive.nets.resnet import ResnetGenerator
-from revive.restore import restore_paths
+from revive.restore import RestoreOptions, restore_paths
 from revive.training.run import train
 from revive.weights.pix2pix import load_colorizer
 from tests.tiny_runs import QUICK, image_folder, save_checkpoint
@@ -147,5 +147,7 @@ def test_predict_takes_a_cyclegan_checkpoint(tmp_path):
     with torch.no_grad():
         assert space.name == "rgb" and torch.equal(net(x), model.generator.eval()(x))
     photos = image_folder(tmp_path / "in", n_train=1, n_val=0, size=40)
-    summary = restore_paths(photos, tmp_path / "out", ckpt, render_size=64, device="cpu")
+    summary = restore_paths(
+        photos, tmp_path / "out", RestoreOptions(colorizer=ckpt, render_size=64, device="cpu")
+    )
     assert len(summary.done) == 1

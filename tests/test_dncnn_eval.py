@@ -83,12 +83,14 @@ def test_evaluate_from_config_writes_the_per_image_csv(make_cfg, tmp_path: Path)
     assert not [p for p in csv.parent.iterdir() if p.name.startswith(".")]  # no temp file left
 
 
-def test_ckpt_is_an_alias_of_weights(make_cfg, tmp_path: Path) -> None:
+def test_the_removed_ckpt_name_says_to_use_weights(make_cfg, tmp_path: Path) -> None:
+    """One name for the weights: ``ckpt=`` (once an alias) stops with its replacement named."""
     weights = tmp_path / "tiny.pth"
     torch.save(DnCNN(depth=3, features=8, bn=False).state_dict(), weights)
     folder = write_images(tmp_path / "gray", 1, (16, 16))
     cfg = make_cfg("eval", ["model=dncnn", f"ckpt={weights}", f"data.test_dir={folder}"])
-    assert "test/psnr" in evaluate(cfg)
+    with pytest.raises(UserError, match=f"ckpt= is now weights=: weights={weights}"):
+        evaluate(cfg)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from revive.nets.patchgan import PatchDiscriminator, PixelDiscriminator
 from revive.nets.pretrained_unet import PretrainedUnet
 from revive.nets.resnet import ResnetGenerator
 from revive.nets.unet import UnetGenerator
-from revive.restore import restore_paths
+from revive.restore import RestoreOptions, restore_paths
 from revive.training.run import train
 from revive.weights.export import export_colorizer
 from revive.weights.pix2pix import load_colorizer, resnet_config_from_state
@@ -223,7 +223,9 @@ def test_checkpoint_rebuilds_its_generator_for_predict_and_export(make_cfg, tmp_
         assert torch.equal(exported(x), expected)
 
     photos = image_folder(tmp_path / "in", n_train=1, n_val=0, size=40)
-    summary = restore_paths(photos, tmp_path / "out", ckpt, render_size=64, device="cpu")
+    summary = restore_paths(
+        photos, tmp_path / "out", RestoreOptions(colorizer=ckpt, render_size=64, device="cpu")
+    )
     assert len(summary.done) == 1 and (tmp_path / "out").rglob("*_revived.png")
 
 

@@ -12,7 +12,7 @@ import torch
 from revive.data.fakes import fake_photos
 from revive.io import save_image, walk_images
 from revive.models.pix2pix import Pix2Pix
-from revive.restore import restore_paths
+from revive.restore import RestoreOptions, restore_paths
 from revive.restore.walk import REVIVED_SUFFIX, plan_jobs
 from tests.tiny_runs import save_checkpoint
 
@@ -101,7 +101,11 @@ def test_summary_counts_the_files_that_exist(tmp_path, colorizer):
     out = tmp_path / "out"
     for overwrite in (False, True):
         summary = restore_paths(
-            tmp_path / "in", out, colorizer, render_size=32, overwrite=overwrite, progress=False
+            tmp_path / "in",
+            out,
+            RestoreOptions(colorizer=colorizer, render_size=32),
+            overwrite=overwrite,
+            progress=False,
         )
         assert len(summary.done) == len(COLLIDING) and summary.ok
         assert len(summary.written) == 2 * len(COLLIDING)

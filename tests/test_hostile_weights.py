@@ -13,7 +13,7 @@ import torch
 
 from revive.errors import UserError
 from revive.nets.dncnn import DnCNN
-from revive.restore import SetupError, load_restorer
+from revive.restore import RestoreOptions, SetupError, load_restorer
 from revive.weights import safe
 from revive.weights.dncnn import load_denoiser
 from revive.weights.pix2pix import load_colorizer
@@ -166,10 +166,10 @@ def test_each_bad_file_is_one_error_naming_it(tmp_path, make):
     assert str(path) in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(SetupError, match=f"{kind}="):
         if kind == "colorizer":
-            load_restorer(path, device="cpu")
+            load_restorer(RestoreOptions(colorizer=path, device="cpu"))
         else:
             write_export(good := tmp_path / "good.safetensors")
-            load_restorer(good, path, device="cpu")
+            load_restorer(RestoreOptions(colorizer=good, denoiser=path, device="cpu"))
 
 
 def test_json_metadata_round_trip_still_loads(tmp_path):

@@ -16,7 +16,7 @@ import torch
 from revive.color import get_color_space
 from revive.nets import UnetGenerator
 from revive.nets.dncnn import DnCNN
-from revive.restore import SetupError, load_restorer, restore_paths
+from revive.restore import RestoreOptions, SetupError, load_restorer, restore_paths
 from revive.weights.export import main as export_main
 from revive.weights.onnx import (
     OnnxNetwork,
@@ -130,10 +130,15 @@ def test_predict_backend_onnx_matches_torch_within_one_level(exported, tmp_path)
     photo = tmp_path / "in" / "old.png"
     photo.parent.mkdir()
     Image.fromarray(fake_photos(1, 150, 110, seed=3)[0][..., 0]).save(photo)
-    common = {"render_size": 64, "device": "cpu", "tile_size": 64, "precision": "32"}
-    torch_sum = restore_paths(
-        photo, tmp_path / "torch", root / "latest_net_G.pth", root / "dncnn.pth", **common
+    options = RestoreOptions(
+        colorizer=root / "latest_net_G.pth",
+        denoiser=root / "dncnn.pth",
+        render_size=64,
+        device="cpu",
+        tile_size=64,
+        precision="32",
     )
+    torch_sum = restore_paths(photo, tmp_path / "torch", options)
     done = subprocess.run(
         [sys.executable, str(REPO / "predict.py"), f"input={photo}", f"output={tmp_path / 'onnx'}",
          f"colorizer={colorizer_onnx}", f"denoiser={root / 'd.onnx'}", "backend=onnx",
@@ -167,11 +172,15 @@ def test_bad_onnx_file_exits_2_with_one_line(tmp_path):
 
 def test_onnx_file_without_the_onnx_backend_and_wrong_kind_are_refused(tmp_path):
     with pytest.raises(SetupError, match="backend=onnx"):
-        load_restorer(tmp_path / "model.onnx", device="cpu")
+        load_restorer(RestoreOptions(colorizer=tmp_path / "model.onnx", device="cpu"))
     with pytest.raises(SetupError, match="backend must be one of"):
-        load_restorer(tmp_path / "model.onnx", device="cpu", backend="tensorrt")
+        load_restorer(
+            RestoreOptions(colorizer=tmp_path / "model.onnx", device="cpu", backend="tensorrt")
+        )
     with pytest.raises(SetupError, match="not found"):
-        load_restorer(tmp_path / "missing.onnx", device="cpu", backend="onnx")
+        load_restorer(
+            RestoreOptions(colorizer=tmp_path / "missing.onnx", device="cpu", backend="onnx")
+        )
 
 
 def test_export_refuses_unknown_extension_and_existing_file(tmp_path, capsys):

@@ -18,7 +18,7 @@ from revive.data.fakes import fake_photos, make_family
 from revive.io import read_luminance, read_rgb
 from revive.models.pix2pix import Pix2Pix
 from revive.nets.dncnn import DnCNN
-from revive.restore import SetupError, restore_config, restore_paths
+from revive.restore import RestoreOptions, SetupError, restore_config, restore_paths
 from revive.restore.walk import compare_size
 from tests.conftest import REPO
 from tests.tiny_runs import save_checkpoint
@@ -100,7 +100,9 @@ def revived_path(out: Path, root: Path, src: Path, suffix: str = "_revived.png")
 def test_revives_a_folder_of_mixed_files(tmp_path, colorizer):
     root, out = tmp_path / "scans", tmp_path / "revived"
     good, broken = make_inputs(root)
-    summary = restore_paths(root, out, colorizer, render_size=RENDER, progress=False)
+    summary = restore_paths(
+        root, out, RestoreOptions(colorizer=colorizer, render_size=RENDER), progress=False
+    )
 
     assert sorted(summary.done) == sorted(good)
     assert sorted(path for path, _ in summary.failed) == sorted(broken)
@@ -122,7 +124,12 @@ def test_revives_a_folder_of_mixed_files(tmp_path, colorizer):
 def test_sepia_keeps_its_tones_in_the_before_half(tmp_path, colorizer):
     root = make_family(tmp_path / "family")
     out = tmp_path / "out"
-    restore_paths(root / "sepia.tif", out, colorizer, render_size=RENDER, progress=False)
+    restore_paths(
+        root / "sepia.tif",
+        out,
+        RestoreOptions(colorizer=colorizer, render_size=RENDER),
+        progress=False,
+    )
     compare = read_rgb(out / "sepia_compare.jpg")
     before = compare[:, : compare.shape[1] // 2].astype(int)
     assert (before[..., 0] - before[..., 2]).mean() > 20  # still sepia (warm), as scanned
@@ -135,15 +142,25 @@ def test_existing_outputs_are_never_overwritten(tmp_path, colorizer):
     mine.parent.mkdir(parents=True)
     mine.write_bytes(b"the user's own file")
 
-    first = restore_paths(root, out, colorizer, render_size=RENDER, progress=False)
+    first = restore_paths(
+        root, out, RestoreOptions(colorizer=colorizer, render_size=RENDER), progress=False
+    )
     assert first.done == [a, b] and mine.read_bytes() == b"the user's own file"
     assert sorted(first.written) == sorted([out / "a_revived.png", *out.glob("*_compare.jpg")])
 
-    second = restore_paths(root, out, colorizer, render_size=RENDER, progress=False)
+    second = restore_paths(
+        root, out, RestoreOptions(colorizer=colorizer, render_size=RENDER), progress=False
+    )
     assert [path for path, _ in second.skipped] == [a, b] and second.written == []
     assert "overwrite=true" in second.skipped[0][1]
 
-    third = restore_paths(root, out, colorizer, render_size=RENDER, overwrite=True, progress=False)
+    third = restore_paths(
+        root,
+        out,
+        RestoreOptions(colorizer=colorizer, render_size=RENDER),
+        overwrite=True,
+        progress=False,
+    )
     assert third.done == [a, b] and len(third.written) == 4
     assert read_rgb(mine).shape == (30, 40, 3)
 
@@ -152,7 +169,9 @@ def test_decompression_bombs_are_refused_per_file(tmp_path, colorizer):
     root = tmp_path / "in"
     small = save(photo(20, 30), root / "small.png")
     big = save(photo(200, 300), root / "big.png")
-    summary = restore_paths(root, tmp_path / "out", colorizer, max_pixels=1000, progress=False)
+    summary = restore_paths(
+        root, tmp_path / "out", RestoreOptions(colorizer=colorizer, max_pixels=1000), progress=False
+    )
     assert summary.done == [small]
     assert summary.failed[0][0] == big and "decompression-bomb" in summary.failed[0][1]
     assert Image.MAX_IMAGE_PIXELS > 1000  # the limit was restored
@@ -163,7 +182,10 @@ def test_output_inside_the_input_is_not_read_back(tmp_path, colorizer):
     src = save(photo(20, 30), root / "a.png")
     for _ in range(2):
         summary = restore_paths(
-            root, root / "revived", colorizer, render_size=RENDER, progress=False
+            root,
+            root / "revived",
+            RestoreOptions(colorizer=colorizer, render_size=RENDER),
+            progress=False,
         )
     assert [path for path, _ in summary.skipped] == [src] and summary.failed == []
     assert sorted(p.name for p in (root / "revived").iterdir()) == [
@@ -176,7 +198,12 @@ def test_same_names_in_other_formats_get_distinct_outputs(tmp_path, colorizer):
     root = tmp_path / "in"
     save(photo(20, 30, 1), root / "a.jpg")
     save(photo(20, 30, 2), root / "a.png")
-    summary = restore_paths(root, tmp_path / "out", colorizer, render_size=RENDER, progress=False)
+    summary = restore_paths(
+        root,
+        tmp_path / "out",
+        RestoreOptions(colorizer=colorizer, render_size=RENDER),
+        progress=False,
+    )
     assert len(summary.done) == 2
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == [
@@ -199,14 +226,18 @@ def test_bad_paths_stop_before_any_work(tmp_path, colorizer, make, message):
     save(photo(20, 30), tmp_path / "in" / "a.png")
     source, out = make(tmp_path)
     with pytest.raises(SetupError, match=message):
-        restore_paths(source, out, colorizer, progress=False)
+        restore_paths(source, out, RestoreOptions(colorizer=colorizer), progress=False)
     assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["a.png"]
 
 
 def test_missing_checkpoint_stops_before_any_work(tmp_path, colorizer):
     save(photo(20, 30), tmp_path / "in" / "a.png")
     with pytest.raises(SetupError, match="denoiser=.*not found"):
-        restore_paths(tmp_path / "in", tmp_path / "out", colorizer, tmp_path / "nope.pth")
+        restore_paths(
+            tmp_path / "in",
+            tmp_path / "out",
+            RestoreOptions(colorizer=colorizer, denoiser=tmp_path / "nope.pth"),
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -215,11 +246,14 @@ def test_denoiser_output_is_the_new_luminance(tmp_path, colorizer, denoiser):
 
     src = save(photo(70, 90, 3), tmp_path / "in" / "noisy.png", mode="L")
     summary = restore_paths(
-        src, tmp_path / "out", colorizer, denoiser, render_size=RENDER, tile_size=32, progress=False
+        src,
+        tmp_path / "out",
+        RestoreOptions(colorizer=colorizer, denoiser=denoiser, render_size=RENDER, tile_size=32),
+        progress=False,
     )
     assert summary.done == [src]
     revived = read_rgb(tmp_path / "out" / "noisy_revived.png")
-    restorer = load_restorer(colorizer, denoiser, device="cpu")
+    restorer = load_restorer(RestoreOptions(colorizer=colorizer, denoiser=denoiser, device="cpu"))
     expected = restorer.denoise(torch.from_numpy(read_luminance(src))).numpy()
     assert np.abs(luminance(revived) - expected).max() <= 1 / 255
     assert np.abs(luminance(revived) - read_luminance(src)).max() > 5 / 255  # it did change
@@ -268,10 +302,10 @@ def test_command_line_exit_codes(tmp_path, colorizer):
 SCAN_24MP = """
 import json, re, resource, sys, time
 from pathlib import Path
-from revive.restore import restore_paths
+from revive.restore import RestoreOptions, restore_paths
 start = time.perf_counter()
-summary = restore_paths(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], device="cpu",
-                       progress=False)
+options = RestoreOptions(colorizer=sys.argv[3], denoiser=sys.argv[4], device="cpu")
+summary = restore_paths(sys.argv[1], sys.argv[2], options, progress=False)
 seconds = time.perf_counter() - start
 status = Path("/proc/self/status")
 if status.exists():

@@ -16,7 +16,7 @@ from revive.models.pix2pix import Pix2Pix
 from revive.nets import UnetGenerator
 from revive.nets.dncnn import DnCNN
 from revive.nets.receptive import receptive_radius
-from revive.restore import Restorer, SetupError, load_restorer, restore_paths
+from revive.restore import RestoreOptions, Restorer, SetupError, load_restorer, restore_paths
 from revive.restore.canvas import fit_canvas, mirror_indices, upsample_rows
 from revive.restore.tiling import run_tiled, spans
 from tests.conftest import assert_fp32_close, require_shared
@@ -221,7 +221,9 @@ def test_official_denoiser_cleans_the_luminance(tmp_path):
     path = require_shared("weights", "dncnn_25.pth")
     clean, noisy = noisy_set12_crop()
     torch.save(tiny_colorizer().state_dict(), tmp_path / "net_G.pth")
-    restorer = load_restorer(tmp_path / "net_G.pth", path, device="cpu", tile_size=40)
+    restorer = load_restorer(
+        RestoreOptions(colorizer=tmp_path / "net_G.pth", denoiser=path, device="cpu", tile_size=40)
+    )
     denoised = restorer.denoise(noisy)
     assert psnr(denoised, clean) > psnr(noisy, clean) + 4  # 21.2 -> 26.3 dB on this crop
 
@@ -230,7 +232,7 @@ def test_color_denoiser_is_refused_before_work(tmp_path):
     path = require_shared("weights", "dncnn_color_blind.pth")
     torch.save(tiny_colorizer().state_dict(), tmp_path / "net_G.pth")
     with pytest.raises(SetupError, match="denoiser=.*color.*gray model"):
-        load_restorer(tmp_path / "net_G.pth", path, device="cpu")
+        load_restorer(RestoreOptions(colorizer=tmp_path / "net_G.pth", denoiser=path, device="cpu"))
 
 
 # -- checkpoints -------------------------------------------------------------------------------------
@@ -257,7 +259,10 @@ def test_official_generator_file_gives_the_same_colors_as_our_checkpoint(tmp_pat
     for name in ("last.ckpt", "latest_net_G.pth"):
         out = tmp_path / f"out_{name}"
         summary = restore_paths(
-            tmp_path / "in", out, tmp_path / name, render_size=64, progress=False
+            tmp_path / "in",
+            out,
+            RestoreOptions(colorizer=tmp_path / name, render_size=64),
+            progress=False,
         )
         assert summary.ok and len(summary.done) == 1
         results.append(read_rgb(out / "photo_revived.png"))
@@ -281,13 +286,17 @@ def test_setup_problems_are_one_clear_error(tmp_path, kwargs, message):
     if torch.cuda.is_available() and kwargs.get("device") == "cuda:7":
         pytest.skip("a machine with a GPU")
     with pytest.raises(SetupError, match=message):
-        load_restorer(**{"colorizer": colorizer, "device": "cpu", **kwargs})
+        load_restorer(RestoreOptions(**{"colorizer": colorizer, "device": "cpu", **kwargs}))
 
 
 def test_a_denoiser_is_not_a_colorizer(tmp_path):
     torch.save(tiny_dncnn(features=8, depth=3).state_dict(), tmp_path / "dncnn.pth")
     with pytest.raises(SetupError, match="colorizer=.*unknown colorizer format"):
-        load_restorer(tmp_path / "dncnn.pth", device="cpu")
+        load_restorer(RestoreOptions(colorizer=tmp_path / "dncnn.pth", device="cpu"))
     save_lightning_colorizer(tmp_path / "c.ckpt")
     with pytest.raises(SetupError, match="denoiser=.*"):
-        load_restorer(tmp_path / "c.ckpt", tmp_path / "c.ckpt", device="cpu")
+        load_restorer(
+            RestoreOptions(
+                colorizer=tmp_path / "c.ckpt", denoiser=tmp_path / "c.ckpt", device="cpu"
+            )
+        )

@@ -12,7 +12,7 @@ import torch
 
 from revive.data.holdout import make_split
 from revive.evaluation.colorizers import evaluate_colorizer
-from revive.restore.restorer import load_restorer
+from revive.restore import RestoreOptions, load_restorer
 from revive.weights.pix2pix import EXPORT_FORMAT, load_colorizer
 from revive.weights.shipped import (
     SHIPPED_COLORIZER,
@@ -52,13 +52,15 @@ def test_it_loads_through_the_safe_loader_and_colorizes():
 def test_predict_eval_and_the_page_use_it_unless_told_otherwise(tmp_path: Path):
     shipped = load_restorer()
     assert shipped.render_size == 128  # the scale it was trained at
-    assert load_restorer(render_size=200).render_size == 200  # an explicit size wins
+    assert (
+        load_restorer(RestoreOptions(render_size=200)).render_size == 200
+    )  # an explicit size wins
     from tests.test_colorizer_recipe import tiny_pix2pix
 
     model = tiny_pix2pix()
     ckpt = tmp_path / "own.ckpt"
     torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, ckpt)
-    own = load_restorer(ckpt)
+    own = load_restorer(RestoreOptions(colorizer=ckpt))
     assert own.render_size == 256  # a checkpoint records no size: the old default
     assert sum(p.numel() for p in own.colorizer.parameters()) < sum(
         p.numel() for p in shipped.colorizer.parameters()

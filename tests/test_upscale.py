@@ -24,7 +24,7 @@ from spandrel.architectures.SwinIR import SwinIR
 from revive.color import luminance, luminance_pt
 from revive.data.fakes import fake_photos
 from revive.models.pix2pix import Pix2Pix
-from revive.restore import SetupError, restore_paths
+from revive.restore import RestoreOptions, SetupError, restore_paths
 from revive.restore.upscale import Upscaler
 from revive.weights.upscaler import load_upscaler
 from tests.conftest import REPO
@@ -140,7 +140,9 @@ def test_revival_is_upscaled_and_keeps_the_upscaled_luminance(tmp_path, colorize
     src.parent.mkdir()
     Image.fromarray(fake_photos(1, 21, 30, seed=4)[0]).save(src)
     summary = restore_paths(
-        src, tmp_path / "out", colorizer, upscaler=weights, render_size=RENDER, device="cpu"
+        src,
+        tmp_path / "out",
+        RestoreOptions(colorizer=colorizer, upscaler=weights, render_size=RENDER, device="cpu"),
     )
     assert summary.ok and "upscaled x2 by ESRGAN" in str(summary)
     revived = np.asarray(Image.open(tmp_path / "out" / "a_revived.png"))
@@ -159,11 +161,13 @@ def test_an_output_over_the_cap_is_refused_before_decoding(tmp_path, colorizer):
     summary = restore_paths(
         src,
         tmp_path / "out",
-        colorizer,
-        upscaler=weights,
-        upscale_max_pixels=10_000,
-        render_size=RENDER,
-        device="cpu",
+        RestoreOptions(
+            colorizer=colorizer,
+            upscaler=weights,
+            upscale_max_pixels=10_000,
+            render_size=RENDER,
+            device="cpu",
+        ),
     )
     assert not summary.ok and not (tmp_path / "out" / "big_revived.png").exists()
     assert "200x160 = 32,000 px, over upscale_max_pixels=10,000" in summary.failed[0][1]
@@ -201,11 +205,13 @@ def test_max_side_and_max_pixels_cap_the_output_before_decoding(
             assert not summary.ok and not (out / "scan_revived.png").exists()
             assert refusal in summary.failed[0][1], summary.failed
     assert decoded == [(50, 40)]  # only the photo that fit was ever decoded
-    plain = load_restorer(colorizer, device="cpu", render_size=RENDER, max_side=49)
+    plain = load_restorer(
+        RestoreOptions(colorizer=colorizer, device="cpu", render_size=RENDER, max_side=49)
+    )
     with pytest.raises(ValueError, match="50x40 would give a 50x40 output, longer than max_side"):
         plain.check_size(40, 50)
     with pytest.raises(SetupError, match="max_side must be a positive whole number"):
-        load_restorer(colorizer, device="cpu", max_side=0)
+        load_restorer(RestoreOptions(colorizer=colorizer, device="cpu", max_side=0))
 
 
 class Exploit:
@@ -225,7 +231,11 @@ def test_a_pickle_that_runs_code_is_refused(tmp_path, colorizer):
     with pytest.raises(
         SetupError, match=r"upscaler=.*evil.pth.*refused by tensors-only loading"
     ) as e:
-        restore_paths(tmp_path, tmp_path / "out", colorizer, upscaler=bad, device="cpu")
+        restore_paths(
+            tmp_path,
+            tmp_path / "out",
+            RestoreOptions(colorizer=colorizer, upscaler=bad, device="cpu"),
+        )
     assert "\n" not in str(e.value) and not marker.exists()
 
 
@@ -249,7 +259,9 @@ def not_torch(folder: Path) -> Path:
 )
 def test_missing_or_unknown_weights_stop_before_any_work(tmp_path, colorizer, make, message):
     with pytest.raises(SetupError, match=message):
-        restore_paths(tmp_path, tmp_path / "out", colorizer, upscaler=make(tmp_path))
+        restore_paths(
+            tmp_path, tmp_path / "out", RestoreOptions(colorizer=colorizer, upscaler=make(tmp_path))
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -290,10 +302,10 @@ def test_command_line_exit_2_for_a_missing_upscaler(tmp_path, colorizer):
 SCAN_96MP = """
 import json, re, sys, time
 from pathlib import Path
-from revive.restore import restore_paths
+from revive.restore import RestoreOptions, restore_paths
 start = time.perf_counter()
-summary = restore_paths(sys.argv[1], sys.argv[2], sys.argv[3], upscaler=sys.argv[4], device="cpu",
-                        progress=False)
+options = RestoreOptions(colorizer=sys.argv[3], upscaler=sys.argv[4], device="cpu")
+summary = restore_paths(sys.argv[1], sys.argv[2], options, progress=False)
 seconds = time.perf_counter() - start
 peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 print(json.dumps({"seconds": seconds, "ok": summary.ok, "peak_rss_mib": peak / 1024}))

@@ -12,7 +12,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from revive.models.losses import gradient_penalty
-from revive.restore import restore_paths
+from revive.restore import RestoreOptions, restore_paths
 from revive.weights.pix2pix import load_colorizer
 from tests.tiny_runs import QUICK, TINY_PIX2PIX, image_folder, save_checkpoint
 
@@ -117,5 +117,7 @@ def test_predict_takes_a_wgangp_checkpoint(make_cfg, tmp_path):
     with torch.no_grad():
         assert space.name == "lab" and torch.equal(net(x), model.generator.eval()(x))
     photos = image_folder(tmp_path / "in", n_train=1, n_val=0, size=40)
-    summary = restore_paths(photos, tmp_path / "out", ckpt, render_size=64, device="cpu")
+    summary = restore_paths(
+        photos, tmp_path / "out", RestoreOptions(colorizer=ckpt, render_size=64, device="cpu")
+    )
     assert len(summary.done) == 1

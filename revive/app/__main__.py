@@ -1,10 +1,10 @@
 """``python -m revive.app colorizer=... [denoiser=...]`` (``make app``): the local web page.
 
-The networks load once, through :func:`revive.restore.load_restorer` with ``predict.py``'s options
-(``conf/app.yaml``). The server binds to ``app.host`` (127.0.0.1) and ``app.port``, never makes a
-public share link, sends no analytics, and keeps every upload and result in a temporary folder
-that is deleted per session and when the server stops (Ctrl+C or SIGTERM). Exit status 2 when
-it cannot start.
+The networks load once, through :func:`revive.restore.load_restorer` with ``predict.py``'s
+options (``conf/restore/default.yaml``, which ``conf/app.yaml`` composes). The server binds to
+``app.host`` (127.0.0.1) and ``app.port``, never makes a public share link, sends no analytics,
+and keeps every upload and result in a temporary folder that is deleted per session and when
+the server stops (Ctrl+C or SIGTERM). Exit status 2 when it cannot start.
 """
 
 from __future__ import annotations
@@ -49,10 +49,11 @@ def serve(cfg: DictConfig, root: Path) -> None:
     from revive.app.page import CSS, build_page
     from revive.app.sessions import SessionFolders
     from revive.app.work import Limits
-    from revive.restore.restorer import restorer_from_config
+    from revive.restore.options import RestoreOptions
+    from revive.restore.restorer import load_restorer
 
     app = cfg.app
-    restorer = restorer_from_config(cfg)  # the same options as predict.py
+    restorer = load_restorer(RestoreOptions.from_config(cfg))  # predict.py's options
     limits = Limits(app.max_upload_mb, app.max_megapixels, app.max_photos)
     folders = SessionFolders(root / "gradio" / "sessions", app.keep_minutes)
     # Swept often enough that nothing outlives keep_minutes by more than a quarter of it.

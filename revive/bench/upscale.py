@@ -44,10 +44,12 @@ def write_upscaler(path: Path, network: str) -> Path:
 
 def measure_upscale(scan: str, output: str, colorizer: str, upscaler: str) -> dict:
     """Seconds of ``restore_paths`` with the upscaler, loading included (child process)."""
-    from revive.restore import restore_paths
+    from revive.restore import RestoreOptions, restore_paths
 
     start = time.perf_counter()
-    summary = restore_paths(scan, output, colorizer, upscaler=upscaler, progress=False)
+    summary = restore_paths(
+        scan, output, RestoreOptions(colorizer=colorizer, upscaler=upscaler), progress=False
+    )
     seconds = time.perf_counter() - start
     if not summary.ok or len(summary.done) != 1:
         raise RuntimeError(f"the revival did not succeed: {summary}")

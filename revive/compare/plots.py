@@ -11,13 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 from matplotlib.ticker import MaxNLocator
 from tqdm import tqdm
 
-from revive.color import luma_uint8
-from revive.compare.runs import Run, param_value, sort_key
+from revive.color import luma_uint8, luminance
+from revive.compare.runs import Run, param_value, run_render_size, sort_key
 from revive.io import atomic_path, list_images, read_rgb
 
 log = logging.getLogger(__name__)
@@ -125,40 +124,33 @@ def reference_images(
     return [], []
 
 
-@torch.no_grad()
-def colorize(checkpoint: Path, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Colorize each image with the generator stored in ``checkpoint``.
+def colorize(
+    checkpoint: Path,
+    images: Sequence[np.ndarray],
+    render_size: int | None = None,
+    device: str = "cpu",
+) -> list[np.ndarray]:
+    """Each image's luminance revived by the colorizer in ``checkpoint`` exactly as predict.py
+    revives a photo (:class:`revive.restore.Restorer`), at ``render_size``."""
+    from revive.restore.options import RestoreOptions
+    from revive.restore.restorer import load_restorer
 
-    The network gets exactly the input it got in validation (its color space's split of the
-    image), so a run's row matches its own validation panel.
-    """
-    from revive.visual import to_uint8
-    from revive.weights.pix2pix import load_colorizer
-
-    net, space = load_colorizer(checkpoint)
-    multiple = net.size_multiple
-    out = []
-    for image in images:
-        rgb = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
-        h, w = rgb.shape[-2:]
-        size = (
-            max(multiple, round(h / multiple) * multiple),
-            max(multiple, round(w / multiple) * multiple),
-        )
-        if size != (h, w):  # the U-Net needs sides that are multiples of 2**num_downs
-            rgb = F.interpolate(rgb.float() / 255.0, size=size, mode="bilinear", antialias=True)
-        x, _ = space.split({"rgb": rgb})
-        pred = space.to_rgb(x, net(x))
-        if size != (h, w):
-            pred = F.interpolate(pred, size=(h, w), mode="bilinear", antialias=True)
-        out.append(to_uint8(pred[0]))
-    return out
+    options = RestoreOptions(colorizer=checkpoint, device=device, render_size=render_size)
+    restorer = load_restorer(options)
+    return [restorer.restore(torch.from_numpy(luminance(image))) for image in images]
 
 
 def plot_samples(
-    runs: Sequence[Run], dest: Path, images_dir: Path | None, count: int, which: str
+    runs: Sequence[Run],
+    dest: Path,
+    images_dir: Path | None,
+    count: int,
+    which: str,
+    render_size: int | None = None,
+    device: str = "cpu",
 ) -> Path | None:
-    """Rows: the input, one row per run, the target. Columns: the same images."""
+    """Rows: the input, one row per run, the target. Columns: the same images, each run's at
+    ``render_size`` (None: the scale the run trained at)."""
     shown, truth = reference_images(runs, images_dir, count)
     if not truth:
         return None
@@ -166,7 +158,12 @@ def plot_samples(
     for run in tqdm(runs, desc="running each run's checkpoint", unit="run"):
         ckpt = checkpoint_of(run, which)
         try:
-            images = colorize(ckpt, truth) if ckpt is not None else panel_cells(run, 1, count)
+            size = render_size or run_render_size(run)
+            images = (
+                colorize(ckpt, truth, size, device)
+                if ckpt is not None
+                else panel_cells(run, 1, count)
+            )
         except ValueError as e:  # not a colorizer (a denoiser): its own validation panel
             log.info("%s: %s; showing its own validation panel", run.path.name, e)
             images = panel_cells(run, 1, count)

@@ -33,7 +33,7 @@ def compare(
     checkpoint: str = "best",
     test_dirs: Sequence[str | Path] = (),
     device: str = "auto",
-    render_size: int = 256,
+    render_size: int | None = None,
 ) -> dict[str, Path]:
     """Write the table, the plots and the sample grid; return their paths by kind.
 
@@ -74,6 +74,8 @@ def compare(
             Path(images_dir) if images_dir else None,
             num_images,
             checkpoint,
+            render_size,
+            device,
         ),
     }
     written.update({k: v for k, v in plots.items() if v is not None})
@@ -105,7 +107,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "(eval.py's protocol); repeat for several folders",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda ... (for --test-dir)")
-    parser.add_argument("--render-size", type=int, default=256, help="as predict.py's")
+    parser.add_argument(
+        "--render-size",
+        type=int,
+        default=None,
+        help="the colorizers' canvas, as predict.py's render_size (default: each run's own "
+        "training crop size, the scale it learned at)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -176,3 +176,9 @@ def sort_key(value: str) -> tuple[int, float, str]:
         return (0, float(value), value)
     except ValueError:
         return (1, 0.0, value)
+
+
+def run_render_size(run: Run) -> int | None:
+    """The scale a run trained at (its crop size), which its colorizer is scored at."""
+    size = run.config.get("data.crop_size")
+    return int(size) if isinstance(size, int) and size > 0 else None

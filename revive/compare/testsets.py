@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from revive.compare.plots import _figure, _save, checkpoint_of
-from revive.compare.runs import Run
+from revive.compare.runs import Run, run_render_size
 from revive.evaluation.colorizers import score_checkpoint
 from revive.restore.restorer import SetupError
 
@@ -42,9 +42,10 @@ def score_runs(
     test_dirs: Sequence[Path],
     which: str = "best",
     device: str = "auto",
-    render_size: int = 256,
+    render_size: int | None = None,
 ) -> None:
-    """Add each run's test averages (and the gray baseline's) to ``run.final``.
+    """Add each run's test averages (and the gray baseline's) to ``run.final``, each run at
+    ``render_size``, or (None) at the scale it trained at (its ``data.crop_size``).
 
     Runs without a colorizer checkpoint (a denoiser, a run that never saved) are left as they
     are, with a log line that says why.
@@ -56,7 +57,8 @@ def score_runs(
             log.info("%s: no checkpoint; not scored", run.path.name)
             continue
         try:
-            run.final.update(score_checkpoint(ckpt, folders, device, render_size, False))
+            size = render_size or run_render_size(run)
+            run.final.update(score_checkpoint(ckpt, folders, device, size, False))
         except SetupError as e:
             log.info("%s: %s; not scored", run.path.name, e)
 

@@ -325,11 +325,13 @@ def score_checkpoint(
     checkpoint: str | Path,
     test_dirs: Mapping[str, str | Path],
     device: str = "auto",
-    render_size: int = 256,
+    render_size: int | None = None,
     progress: bool = True,
 ) -> dict[str, float]:
-    """:func:`score_folders` of the colorizer in ``checkpoint`` (any format predict.py reads)."""
+    """:func:`score_folders` of the colorizer in ``checkpoint`` (any format predict.py reads),
+    at ``render_size`` (None: the size the file records, else 256)."""
+    from revive.restore.options import RestoreOptions
     from revive.restore.restorer import load_restorer
 
-    restorer = load_restorer(checkpoint, device=device, render_size=render_size)
-    return score_folders(restorer, test_dirs, progress)
+    options = RestoreOptions(colorizer=checkpoint, device=device, render_size=render_size)
+    return score_folders(load_restorer(options), test_dirs, progress)

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -30,16 +31,15 @@ log = logging.getLogger(__name__)
 
 
 def weights_path(cfg: DictConfig) -> Path:
-    """``weights=`` or its alias ``ckpt=``: one file, which must exist."""
-    given = {key: cfg.get(key) for key in ("weights", "ckpt") if cfg.get(key) is not None}
-    if not given:
+    """``weights=``: one file, which must exist."""
+    if cfg.get("ckpt") is not None:
+        raise UserError(f"ckpt= is now weights=: weights={cfg.ckpt}")
+    if cfg.get("weights") is None:
         raise UserError(
             "no weights to evaluate: add weights=PATH (a train.py checkpoint or published "
             "weights, e.g. weights=weights/dncnn_25.pth)"
         )
-    if len(set(given.values())) > 1:
-        raise UserError(f"weights= and ckpt= name different files: {given}; give only one")
-    path = Path(next(iter(given.values()))).expanduser()
+    path = Path(str(cfg.weights)).expanduser()
     if not path.is_file():
         raise UserError(f"weights file not found: {path.resolve()}")
     return path
@@ -75,20 +75,16 @@ def evaluate_colorization(cfg: DictConfig) -> pd.DataFrame:
     photo and against the gray baseline; ``sheet=PATH`` also writes a contact sheet."""
     from revive.evaluation.colorizers import contact_sheet, evaluate_colorizer
     from revive.evaluation.perceptual import optional_metrics
+    from revive.restore.options import RestoreOptions
     from revive.restore.restorer import load_restorer
     from revive.weights.shipped import shipped_colorizer
 
     test_dir = test_folder(cfg)
-    given = cfg.get("weights") is not None or cfg.get("ckpt") is not None
-    path = weights_path(cfg) if given else shipped_colorizer()
-    restorer = load_restorer(
-        path,
-        device=str(cfg.device),
-        render_size=None if cfg.get("render_size") is None else int(cfg.render_size),
-        upscaler=cfg.get("upscaler"),
-        upscale_tile_size=int(cfg.get("upscale_tile_size", 192)),
-        upscale_overlap=int(cfg.get("upscale_overlap", 16)),
-    )
+    options = RestoreOptions.from_config(cfg)
+    if options.colorizer != cfg.get("weights"):
+        raise UserError("eval.py scores the file given as weights=; set weights=, not colorizer=")
+    path = shipped_colorizer() if cfg.get("weights") is None else weights_path(cfg)
+    restorer = load_restorer(replace(options, colorizer=path))
     log.info(
         "%s: %s colorizer on %s, render %d px, %s%s",
         path.name,

@@ -109,6 +109,11 @@ class ChromaClassifier(nn.Module):
     def num_bins(self) -> int:
         return self.centers.shape[0]
 
+    @property
+    def size_multiple(self) -> int:
+        """The trunk's: the sides it accepts are multiples of this (2^num_downs for a U-Net)."""
+        return int(getattr(self.trunk, "size_multiple", 1))
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Bin logits [B, Q, H, W]."""
         return self.head(self.trunk(x))

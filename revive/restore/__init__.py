@@ -1,6 +1,7 @@
 """Restoring photos: luminance -> denoise -> colorize at render size -> full-resolution merge.
 
 Rooms, in the order a photo passes through them:
+- :mod:`~revive.restore.options`: the options of a restore, shared by every command;
 - :mod:`~revive.restore.walk`: the files and folders of a run, their outputs and the summary;
 - :mod:`~revive.restore.restorer`: the loaded networks, one photo from luminance to color;
 - :mod:`~revive.restore.tiling` and :mod:`~revive.restore.forward`: denoising in tiles, in fp32
@@ -9,10 +10,12 @@ Rooms, in the order a photo passes through them:
 - :mod:`~revive.restore.cli`: ``predict.py`` (``revive-predict``).
 """
 
+from revive.restore.options import RestoreOptions
 from revive.restore.restorer import Restorer, SetupError, load_restorer
 from revive.restore.walk import RestoreSummary, restore_config, restore_paths
 
 __all__ = [
+    "RestoreOptions",
     "RestoreSummary",
     "Restorer",
     "SetupError",

@@ -19,9 +19,6 @@ This is the approach of DeOldify, DDColor and Zhang et al. ``predict.py`` (throu
 from __future__ import annotations
 
 import copy
-import inspect
-import os
-from collections.abc import Mapping
 
 import kornia.color as kc
 import numpy as np
@@ -35,6 +32,7 @@ from revive.hardware import resolve_device
 from revive.nets.receptive import receptive_radius
 from revive.restore.canvas import Canvas, fit_canvas, merge_chroma, mirror_indices
 from revive.restore.forward import denoising_forward, inference_dtype
+from revive.restore.options import RestoreOptions
 from revive.restore.tiling import run_tiled
 from revive.restore.upscale import Upscaler, check_output_pixels
 from revive.weights.onnx import OnnxNetwork
@@ -202,23 +200,14 @@ class Restorer:
 BACKENDS = ("torch", "onnx")
 
 
-def load_restorer(
-    colorizer: str | os.PathLike | None = None,
-    denoiser: str | os.PathLike | None = None,
-    device: str = "auto",
-    backend: str = "torch",
-    upscaler: str | os.PathLike | None = None,
-    upscale_tile_size: int = 192,
-    upscale_overlap: int = 16,
-    upscale_max_pixels: int | None = None,
-    **kwargs,
-) -> Restorer:
-    """Load the networks; every problem becomes one SetupError that names the argument.
+def load_restorer(options: RestoreOptions | None = None) -> Restorer:
+    """Load the networks that ``options`` name; every problem becomes one SetupError that names
+    the option.
 
     ``backend="onnx"`` runs ``.onnx`` exports (:mod:`revive.weights.onnx`) with onnxruntime;
     everything around the networks stays the same. ``colorizer=None`` is the shipped colorizer
-    (:mod:`revive.weights.shipped`); ``render_size=None`` (or absent) is the render size the
-    colorizer file records (the scale it was trained at), else 256.
+    (:mod:`revive.weights.shipped`); ``render_size=None`` is the render size the colorizer file
+    records (the scale it was trained at), else 256.
     """
     from revive.weights.shipped import (
         DEFAULT_RENDER_SIZE,
@@ -226,19 +215,22 @@ def load_restorer(
         shipped_colorizer,
     )
 
+    o = options or RestoreOptions()
+    colorizer, denoiser, upscaler = o.colorizer, o.denoiser, o.upscaler
     try:
         colorizer = shipped_colorizer() if colorizer is None else colorizer
-        if kwargs.get("render_size") is None:
-            kwargs["render_size"] = recorded_render_size(colorizer) or DEFAULT_RENDER_SIZE
+        render_size = o.render_size
+        if render_size is None:
+            render_size = recorded_render_size(colorizer) or DEFAULT_RENDER_SIZE
     except ValueError as e:
         raise SetupError(f"colorizer={colorizer}: {e}") from e
-    if backend not in BACKENDS:
-        raise SetupError(f"backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
+    if o.backend not in BACKENDS:
+        raise SetupError(f"backend must be one of {', '.join(BACKENDS)} (got {o.backend!r})")
     try:
-        torch_device = resolve_device(device)
+        torch_device = resolve_device(o.device)
     except ValueError as e:
         raise SetupError(str(e)) from e
-    if backend == "onnx":
+    if o.backend == "onnx":
         from revive.weights.onnx import load_onnx_colorizer as load_colorizer
         from revive.weights.onnx import load_onnx_denoiser as load_denoiser
 
@@ -271,18 +263,21 @@ def load_restorer(
             sr = Upscaler(
                 load_upscaler(upscaler),
                 torch_device,
-                upscale_tile_size,
-                upscale_overlap,
-                upscale_max_pixels,
+                o.upscale_tile_size,
+                o.upscale_overlap,
+                o.upscale_max_pixels,
             )
         except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
             raise SetupError(f"upscaler={upscaler}: {e}") from e
-    return Restorer(net, space, noise_net, device=torch_device, upscaler=sr, **kwargs)
-
-
-def restorer_from_config(cfg: Mapping) -> Restorer:
-    """:func:`load_restorer` with the options found in ``cfg`` (``predict.yaml``'s keys, which
-    ``app.yaml`` shares); other keys are ignored."""
-    names = set(inspect.signature(load_restorer).parameters) - {"kwargs"}
-    names |= set(inspect.signature(Restorer.__init__).parameters) - {"self", "space"}
-    return load_restorer(**{k: cfg[k] for k in names if k in cfg})
+    return Restorer(
+        net,
+        space,
+        noise_net,
+        render_size=render_size,
+        device=torch_device,
+        tile_size=o.tile_size,
+        precision=o.precision,
+        upscaler=sr,
+        max_side=o.max_side,
+        max_pixels=o.max_pixels,
+    )

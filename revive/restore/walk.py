@@ -9,7 +9,6 @@ colorized in batches, and written atomically; an existing output is never replac
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections import Counter
@@ -34,6 +33,7 @@ from revive.io import (
     walk_images,
 )
 from revive.restore.canvas import Canvas
+from revive.restore.options import RestoreOptions
 from revive.restore.restorer import Restorer, SetupError, load_restorer
 
 log = logging.getLogger(__name__)
@@ -224,62 +224,34 @@ def find_jobs(
 def restore_paths(
     input: str | os.PathLike,
     output: str | os.PathLike,
-    colorizer: str | os.PathLike | None = None,
-    denoiser: str | os.PathLike | None = None,
-    render_size: int | None = None,
-    device: str = "auto",
+    options: RestoreOptions | None = None,
+    *,
     overwrite: bool = False,
-    max_pixels: int | None = None,
-    max_side: int | None = None,
     batch_size: int = 8,
-    tile_size: int = 512,
     compare_max_side: int = 2048,
-    precision: str = "auto",
     follow_links: bool = False,
     progress: bool = True,
-    backend: str = "torch",
-    upscaler: str | os.PathLike | None = None,
-    upscale_tile_size: int = 192,
-    upscale_overlap: int = 16,
-    upscale_max_pixels: int | None = None,
 ) -> RestoreSummary:
     """Revive a photo or a folder of photos (recursively) into ``output``, mirroring its tree.
 
-    Everything that can be checked up front (paths, checkpoints, device, options) raises
+    ``options`` are the networks and how they run (:class:`RestoreOptions`); the rest is about
+    files. Everything that can be checked up front (paths, checkpoints, device, options) raises
     :class:`SetupError` before any file is read; afterwards a bad file is recorded in the
-    summary and the run goes on. ``max_pixels`` is the largest image read or written: PIL's
-    decompression-bomb limit for the input (``None``: PIL's default of 89,478,485) and a cap on
-    the output; ``max_side`` caps the output's long side. A photo whose output would be over a
+    summary and the run goes on. ``options.max_pixels`` is also PIL's decompression-bomb limit
+    for the input (``None``: PIL's default of 89,478,485); a photo whose output would be over a
     cap is refused from its header, before it is decoded. ``batch_size`` photos are colorized
-    together on the device.
-    ``precision`` is the denoiser's (:func:`revive.restore.forward.inference_dtype`).
-    ``backend="onnx"`` runs ``.onnx`` exports with onnxruntime instead of PyTorch.
-    ``follow_links`` enters links to folders (each real folder once; see :func:`walk_images`).
-    ``upscaler`` (SR weights that spandrel reads) upscales the denoised luminance in tiles of
-    ``upscale_tile_size`` with ``upscale_overlap`` pixels of context; a photo whose output would
-    exceed ``upscale_max_pixels`` is refused before it is decoded.
+    together on the device. ``follow_links`` enters links to folders (each real folder once;
+    see :func:`walk_images`). An existing output is replaced only with ``overwrite``.
     """
+    options = options or RestoreOptions()
+    max_pixels = options.max_pixels
     if batch_size < 1 or compare_max_side < 1:
         raise SetupError("batch_size and compare_max_side must be positive")
     if max_pixels is not None and max_pixels < 1:
         raise SetupError(f"max_pixels must be positive or null (got {max_pixels})")
     input, output = Path(input).expanduser(), Path(output).expanduser()
     jobs, listing_errors = find_jobs(input, output, follow_links)
-    restorer = load_restorer(
-        colorizer,
-        denoiser,
-        device,
-        render_size=render_size,
-        tile_size=tile_size,
-        precision=precision,
-        backend=backend,
-        upscaler=upscaler,
-        upscale_tile_size=upscale_tile_size,
-        upscale_overlap=upscale_overlap,
-        upscale_max_pixels=upscale_max_pixels,
-        max_side=max_side,
-        max_pixels=max_pixels,
-    )
+    restorer = load_restorer(options)
     log.info(
         "reviving %d file(s) from %s into %s on %s (%s colorizer, render %d px%s)",
         len(jobs),
@@ -320,6 +292,13 @@ def restore_paths(
 
 
 def restore_config(cfg: Mapping) -> RestoreSummary:
-    """:func:`restore_paths` with the options found in ``cfg`` (e.g. predict.yaml); others ignored."""
-    names = inspect.signature(restore_paths).parameters
-    return restore_paths(**{k: cfg[k] for k in names if k in cfg})
+    """``predict.py``: :func:`restore_paths` with a composed ``conf/predict.yaml``."""
+    return restore_paths(
+        cfg["input"],
+        cfg["output"],
+        RestoreOptions.from_config(cfg),
+        overwrite=bool(cfg["overwrite"]),
+        batch_size=int(cfg["batch_size"]),
+        compare_max_side=int(cfg["compare_max_side"]),
+        follow_links=bool(cfg["follow_links"]),
+    )
