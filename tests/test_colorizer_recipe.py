@@ -162,15 +162,15 @@ def tiny_recipe(make_cfg, tmp_path: Path, *overrides: str):
 @pytest.mark.parametrize(
     "overrides",
     [
-        [],  # the seed's loss: GAN + L1
-        ["model.color_loss=classify", "model.lambda_gan=0"],
+        [],  # the recipe: L1 alone
+        ["model.lambda_gan=1"],  # the seed's loss: GAN + L1
         ["model.color_loss=classify"],
-        ["model.lambda_gan=0"],
+        ["model.color_loss=classify", "model.lambda_gan=1"],
     ],
-    ids=["gan_l1", "classify", "classify_gan", "l1"],
+    ids=["l1", "gan_l1", "classify", "classify_gan"],
 )
 def test_the_recipe_trains_a_few_steps(make_cfg, tmp_path: Path, overrides):
-    cfg = tiny_recipe(make_cfg, tmp_path, "model.gan_start_epoch=0", *overrides)  # one epoch
+    cfg = tiny_recipe(make_cfg, tmp_path, *overrides)
     datamodule = instantiate(cfg.data, _recursive_=False)
     model = instantiate(cfg.model)
     trainer = L.Trainer(
@@ -187,7 +187,7 @@ def test_the_recipe_trains_a_few_steps(make_cfg, tmp_path: Path, overrides):
     if "model.color_loss=classify" in overrides:
         assert model.classifier_loss.has_counts  # the prior was counted on training photos
         assert torch.isfinite(logged["train/g_classify"])
-    assert ("train/g_gan" in logged) == ("model.lambda_gan=0" not in overrides)
+    assert ("train/g_gan" in logged) == ("model.lambda_gan=1" in overrides)
     # the average generator is what an export holds
     assert model.generator_ema is not None
 
@@ -196,7 +196,7 @@ def test_the_recipe_trains_a_few_steps(make_cfg, tmp_path: Path, overrides):
 def test_the_gan_joins_at_gan_start_epoch(make_cfg, tmp_path: Path):
     """Before ``model.gan_start_epoch`` the discriminator never steps and G's loss has no GAN
     term; from that epoch on both train."""
-    cfg = tiny_recipe(make_cfg, tmp_path, "model.gan_start_epoch=1")
+    cfg = tiny_recipe(make_cfg, tmp_path, "model.lambda_gan=1", "model.gan_start_epoch=1")
     datamodule = instantiate(cfg.data, _recursive_=False)
     model = instantiate(cfg.model)
     d_weights: list[dict[str, torch.Tensor]] = []
@@ -240,6 +240,10 @@ def test_the_recipe_composes_for_a_gpu(make_cfg, tmp_path: Path):
     assert cfg.trainer.accelerator == "gpu" and cfg.data.batch_size == 32
     assert cfg.model.color_space == "lab" and cfg.data.sources == ["faces", "scenes", "varied"]
     assert list(cfg.data.weights) == [0.35, 0.35, 0.3]
+    # the shipped model's run: L1 alone, 19 epochs of a 13 + 13-epoch schedule, under 2 hours
+    assert cfg.model.lambda_gan == 0 and cfg.trainer.max_epochs == 19
+    assert (cfg.model.n_epochs, cfg.model.n_epochs_decay) == (13, 13)
+    assert cfg.trainer.max_time == "00:02:00:00"
 
 
 def test_a_classifier_learns_every_pixel_phase():
