@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 CHROMIUM = (
     os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 )
-START_S, REVIVE_S = 180, 120  # bounds: server start (imports on a busy 2-core machine), one request
+START_S, REVIVE_S = 300, 120  # bounds: server start (imports on a busy 2-core machine), one request
 PHOTO = "grandma_1952.png"  # a name that must never reach the server's log
 
 
@@ -61,7 +61,9 @@ def files(tmp_path_factory) -> dict[str, Path]:
 def server(files) -> Iterator[dict]:
     """The app on a free local port (1 MB uploads at most); yields its URL and log file."""
     try:
-        state = start_app(files["root"] / "server", ["app.max_upload_mb=1", "app.max_photos=3"])
+        state = start_app(
+            files["root"] / "server", ["app.max_upload_mb=1", "app.max_photos=3"], START_S
+        )
     except RuntimeError as e:
         pytest.fail(str(e))
     state["roots"] = set()
