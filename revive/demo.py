@@ -17,6 +17,7 @@ from omegaconf import open_dict
 
 from revive.color import luma_uint8
 from revive.config import compose
+from revive.errors import user_errors
 from revive.io import save_image
 
 
@@ -68,4 +69,5 @@ def main(overrides: list[str]) -> Path:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    with user_errors("python -m revive.demo"):  # e.g. a mistyped override
+        main(sys.argv[1:])

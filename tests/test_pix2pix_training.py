@@ -4,7 +4,6 @@ import logging
 
 import pytest
 import torch
-from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from PIL import Image
 
@@ -138,7 +137,7 @@ def test_d_step_then_g_step_updates_both(make_cfg):
 
 
 def test_wrong_config_key_names_the_key(make_cfg):
-    with pytest.raises(ConfigCompositionException, match="lambda_l2"):
+    with pytest.raises(UserError, match="lambda_l2=10: no such key; did you mean model.lambda_l1"):
         make_cfg("train", ["model.lambda_l2=10"])
 
 

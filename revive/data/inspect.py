@@ -110,9 +110,9 @@ def main(argv: Sequence[str] | None = None) -> Path:
     """Run the command; returns the path of the written sheet."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    cfg = compose("train", args.overrides, hydra_node=True)
-    name = cfg.hydra.runtime.choices.get("data", "data")
-    with user_errors("python -m revive.data.inspect"):  # e.g. a missing data.root
+    with user_errors("python -m revive.data.inspect"):  # e.g. data=celba, a missing data.root
+        cfg = compose("train", args.overrides, hydra_node=True)
+        name = cfg.hydra.runtime.choices.get("data", "data")
         datamodule: ImageDataModule = instantiate(cfg.data)
         print_counts(name, datamodule)
 

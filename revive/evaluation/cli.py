@@ -8,16 +8,15 @@ the wrong kind, an unavailable device).
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
-from revive.config import config_dir, register_resolvers
+from revive.config import hydra_command, register_resolvers
 from revive.errors import user_errors
 
 register_resolvers()
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="eval")
+@hydra_command("eval", "eval.py")
 def main(cfg: DictConfig) -> dict[str, float]:
     from revive.evaluation.protocol import evaluate  # heavy imports after parsing
 

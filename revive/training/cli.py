@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 
-import hydra
 from omegaconf import DictConfig
 
-from revive.config import config_dir, register_resolvers
+from revive.config import hydra_command, register_resolvers
 from revive.errors import user_errors
 
 register_resolvers()
@@ -36,7 +35,7 @@ def prepare_process(cfg: DictConfig) -> None:
         multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
+@hydra_command("train", "train.py")
 def main(cfg: DictConfig) -> float | None:
     from revive.training.run import train  # heavy imports after Hydra has parsed the command line
 
