@@ -39,8 +39,9 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
         ),
         ("train.py", "model.lamda_l1=10", "no such key; did you mean model.lambda_l1=10?"),
         ("eval.py", "modl=dncnn", "modl=dncnn: no such key; did you mean model=dncnn?"),
+        ("predict.py", "colorizr=x", "colorizr=x: no such key; did you mean colorizer=x?"),
     ],
-    ids=["group", "nested-key", "top-key"],
+    ids=["group", "nested-key", "top-key", "restore-option"],
 )
 def test_a_typo_is_one_line_with_the_closest_name(tmp_path, script, override, line):
     proc = run([str(REPO / script), override], tmp_path)

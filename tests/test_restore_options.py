@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra.errors import ConfigCompositionException
 
 from revive.errors import UserError
 from revive.restore import RestoreOptions
@@ -59,7 +58,7 @@ def test_eval_reads_the_same_options_with_weights_as_the_colorizer(make_cfg):
 
 
 def test_a_misspelled_option_is_an_error_that_names_it(make_cfg):
-    with pytest.raises(ConfigCompositionException, match="colorizr"):
+    with pytest.raises(UserError, match="colorizr=c.ckpt: no such key; did you mean colorizer="):
         make_cfg("predict", ["input=in", "output=out", "colorizr=c.ckpt"])
     with pytest.raises(TypeError, match="colorizr"):
         RestoreOptions(colorizr="c.ckpt")

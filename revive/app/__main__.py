@@ -16,10 +16,9 @@ import signal
 import tempfile
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
-from revive.config import config_dir, register_resolvers
+from revive.config import hydra_command, register_resolvers
 from revive.errors import UserError, one_line, user_errors
 from revive.extras import require
 
@@ -85,7 +84,7 @@ def serve(cfg: DictConfig, root: Path) -> None:
         sweeper.set()
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="app")
+@hydra_command("app", "revive.app")
 def main(cfg: DictConfig) -> None:
     # SIGTERM (systemd, docker, `timeout`) stops the server like Ctrl+C, so the folder goes too.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

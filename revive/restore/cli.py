@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import sys
 
-import hydra
 from omegaconf import DictConfig
 
-from revive.config import config_dir, register_resolvers
+from revive.config import hydra_command, register_resolvers
 from revive.errors import user_errors
 
 register_resolvers()
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="predict")
+@hydra_command("predict", "predict.py")
 def main(cfg: DictConfig) -> None:
     from revive.restore import restore_config  # heavy imports after parsing
 
