@@ -122,8 +122,13 @@ def test_test_dirs_add_the_test_metrics_and_the_gray_baseline(sweep, tmp_path):
     )
     table = pd.read_csv(written["csv"]).set_index("run")
     assert table.loc["broken", ["test/psnr", "gray/psnr"]].isna().all()
+    lab_run = read_run(sweep / "lab")  # scored at the scale it trained at, as compare does
     lab = load_restorer(
-        RestoreOptions(colorizer=checkpoint_of(read_run(sweep / "lab"), "last"), device="cpu")
+        RestoreOptions(
+            colorizer=checkpoint_of(lab_run, "last"),
+            device="cpu",
+            render_size=run_render_size(lab_run),
+        )
     )
     expected = averages(evaluate_colorizer(lab, folders[0], progress=False)[0])
     for metric in ("psnr", "ssim", "deltae2000", "colorfulness", "delta_cf"):
