@@ -1,7 +1,7 @@
 """``eval.py`` / ``revive-eval``: score weights on test images.
 
-``python eval.py model=dncnn weights=W data.test_dir=D sigma=25``, or for a colorizer against the
-gray baseline ``python eval.py model=pix2pix weights=W data.test_dir=D``. Exit status 2, with one
+``python eval.py weights=W data.test_dir=D sigma=25``, or for a colorizer against the
+gray baseline ``python eval.py weights=W data.test_dir=D``. Exit status 2, with one
 line that says why, when nothing could be scored (a missing folder or weights file, weights of
 the wrong kind, an unavailable device).
 """

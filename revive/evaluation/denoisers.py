@@ -1,4 +1,4 @@
-"""Scoring denoisers: ``python eval.py model=dncnn weights=W data.test_dir=D sigma=25``.
+"""Scoring denoisers: ``python eval.py weights=W data.test_dir=D sigma=25``.
 
 Denoising follows KAIR's protocol (``main_test_dncnn.py``), which reproduces the DnCNN paper:
 the seed is reset to 0 before each image, N(0, sigma/255) noise is added to the image in [0, 1]

@@ -1,8 +1,8 @@
 """``eval.py``'s protocol: which evaluator scores a model, where its inputs come from, and how the
 averages are printed and saved.
 
-Each kind of model has one evaluator that returns a per-image table; the model config's
-``_target_`` picks it (:data:`EVALUATORS`). Averages are named ``test/<column>`` like the test
+Each kind of model has one evaluator that returns a per-image table; the weights file itself
+says which kind it is (:func:`revive.weights.kind.weights_kind`, :data:`EVALUATORS`). Averages are named ``test/<column>`` like the test
 metrics of training; a colorizer's gray baseline (columns ``gray_<metric>``) is named
 ``gray/<metric>`` and printed beside the model's.
 """
@@ -26,6 +26,7 @@ from revive.evaluation.averages import averages
 from revive.evaluation.denoisers import evaluate_denoiser
 from revive.hardware import resolve_device
 from revive.io import atomic_path, save_image
+from revive.weights.kind import Kind, weights_kind
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +57,15 @@ def test_folder(cfg: DictConfig) -> Path:
     return Path(test_dir)
 
 
-def evaluate_denoising(cfg: DictConfig) -> pd.DataFrame:
-    """``eval.py model=dncnn*``: load the weights (any DnCNN layout) and score at ``sigma``."""
+def evaluate_denoising(cfg: DictConfig, path: Path | None) -> pd.DataFrame:
+    """A denoiser's weights (any DnCNN layout), scored at ``sigma``."""
     from revive.weights.dncnn import load_denoiser
 
     if cfg.get("upscaler") is not None:
-        raise UserError("upscaler= is for colorizers (model=pix2pix ...); DnCNN keeps the size")
-    test_dir, path = test_folder(cfg), weights_path(cfg)
+        raise UserError("upscaler= is for colorizers; a DnCNN keeps the size")
+    test_dir = test_folder(cfg)
+    if path is None:
+        raise UserError("no denoiser ships with revive: give weights=PATH")
     net = load_denoiser(path)
     log.info("%s: %s, sigma=%s on %s", path.name, net.extra_repr(), cfg.sigma, test_dir)
     return evaluate_denoiser(
@@ -70,9 +73,10 @@ def evaluate_denoising(cfg: DictConfig) -> pd.DataFrame:
     )
 
 
-def evaluate_colorization(cfg: DictConfig) -> pd.DataFrame:
-    """``eval.py model=pix2pix``: each photo through predict.py's Restorer, scored against the
-    photo and against the gray baseline; ``sheet=PATH`` also writes a contact sheet."""
+def evaluate_colorization(cfg: DictConfig, path: Path | None) -> pd.DataFrame:
+    """A colorizer's weights (None: the shipped one): each photo through predict.py's Restorer,
+    scored against the photo and against the gray baseline; ``sheet=PATH`` also writes a
+    contact sheet."""
     from revive.evaluation.colorizers import contact_sheet, evaluate_colorizer
     from revive.evaluation.perceptual import optional_metrics
     from revive.restore.options import RestoreOptions
@@ -83,7 +87,7 @@ def evaluate_colorization(cfg: DictConfig) -> pd.DataFrame:
     options = RestoreOptions.from_config(cfg)
     if options.colorizer != cfg.get("weights"):
         raise UserError("eval.py scores the file given as weights=; set weights=, not colorizer=")
-    path = shipped_colorizer() if cfg.get("weights") is None else weights_path(cfg)
+    path = shipped_colorizer() if path is None else path
     restorer = load_restorer(replace(options, colorizer=path))
     log.info(
         "%s: %s colorizer on %s, render %d px, %s%s",
@@ -107,13 +111,35 @@ def evaluate_colorization(cfg: DictConfig) -> pd.DataFrame:
     return table
 
 
-# The model config's _target_ -> the function that scores that kind of model.
-EVALUATORS: dict[str, Callable[[DictConfig], pd.DataFrame]] = {
-    "revive.models.dncnn.DnCNNModule": evaluate_denoising,
-    "revive.models.pix2pix.Pix2Pix": evaluate_colorization,
-    "revive.models.pix2pix_wgangp.Pix2PixWGANGP": evaluate_colorization,
-    "revive.models.cyclegan.CycleGAN": evaluate_colorization,
+# What a weights file holds -> the function that scores it.
+EVALUATORS: dict[Kind, Callable[[DictConfig, Path | None], pd.DataFrame]] = {
+    "denoiser": evaluate_denoising,
+    "colorizer": evaluate_colorization,
 }
+# model= is optional: when given, the kind it names must be the file's.
+MODEL_KINDS: dict[str, Kind] = {
+    "revive.models.dncnn.DnCNNModule": "denoiser",
+    "revive.models.pix2pix.Pix2Pix": "colorizer",
+    "revive.models.pix2pix_wgangp.Pix2PixWGANGP": "colorizer",
+    "revive.models.cyclegan.CycleGAN": "colorizer",
+}
+
+
+def evaluator_kind(cfg: DictConfig, path: Path | None) -> Kind:
+    """The kind the weights file holds (no file: the shipped colorizer); ``model=``, when
+    given, must name the same kind."""
+    kind: Kind = "colorizer" if path is None else weights_kind(path)
+    model = cfg.get("model")
+    if model is not None:
+        target = model.get("_target_")
+        if target not in MODEL_KINDS:
+            raise UserError(f"eval.py has no evaluator for model {target}; leave model= out")
+        if MODEL_KINDS[target] != kind:
+            raise UserError(
+                f"model= names a {MODEL_KINDS[target]}, but weights={path} holds a {kind}; "
+                "eval.py reads the kind from the file, so model= can be left out"
+            )
+    return kind
 
 
 def print_against_gray(
@@ -203,11 +229,9 @@ def write_json(metrics: dict[str, float], dest: str | Path) -> Path:
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Score the model of ``cfg`` on ``data.test_dir``; print, optionally save, return averages."""
-    target = cfg.model.get("_target_")
-    if target not in EVALUATORS:
-        known = ", ".join(EVALUATORS)
-        raise UserError(f"eval.py has no evaluator for model {target}; it evaluates: {known}")
-    table = EVALUATORS[target](cfg)
+    given = cfg.get("weights") is not None or cfg.get("ckpt") is not None
+    path = weights_path(cfg) if given else None
+    table = EVALUATORS[evaluator_kind(cfg, path)](cfg, path)
     metrics = averages(table)
     title = f"{Path(str(cfg.data.test_dir)).name}: {len(table)} images"
     if "truth" in table.columns:
