@@ -31,8 +31,10 @@ demo: install
 app: install
 	$(BIN)/python -m revive.app $(if $(COLORIZER),colorizer="$(COLORIZER)") $(if $(DENOISER),denoiser="$(DENOISER)") $(ARGS)
 
+# Two workers, each running one test file at a time: the suite's many subprocesses and imports
+# leave a core idle half the time, and a file's module-scoped fixtures are built once.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"

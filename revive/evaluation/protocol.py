@@ -65,7 +65,10 @@ def evaluate_denoising(cfg: DictConfig, path: Path | None) -> pd.DataFrame:
         raise UserError("upscaler= is for colorizers; a DnCNN keeps the size")
     test_dir = test_folder(cfg)
     if path is None:
-        raise UserError("no denoiser ships with revive: give weights=PATH")
+        raise UserError(
+            "no weights to evaluate: add weights=PATH (no denoiser ships with revive; e.g. "
+            "weights=weights/dncnn_25.pth)"
+        )
     net = load_denoiser(path)
     log.info("%s: %s, sigma=%s on %s", path.name, net.extra_repr(), cfg.sigma, test_dir)
     return evaluate_denoiser(
@@ -126,19 +129,26 @@ MODEL_KINDS: dict[str, Kind] = {
 
 
 def evaluator_kind(cfg: DictConfig, path: Path | None) -> Kind:
-    """The kind the weights file holds (no file: the shipped colorizer); ``model=``, when
-    given, must name the same kind."""
-    kind: Kind = "colorizer" if path is None else weights_kind(path)
+    """The kind the weights file holds; ``model=``, when given, must name the same kind (with
+    no file, it says what is missing; with neither, the shipped colorizer is scored)."""
     model = cfg.get("model")
+    named: Kind | None = None
     if model is not None:
         target = model.get("_target_")
         if target not in MODEL_KINDS:
-            raise UserError(f"eval.py has no evaluator for model {target}; leave model= out")
-        if MODEL_KINDS[target] != kind:
             raise UserError(
-                f"model= names a {MODEL_KINDS[target]}, but weights={path} holds a {kind}; "
-                "eval.py reads the kind from the file, so model= can be left out"
+                f"eval.py has no evaluator for model {target}; it evaluates denoisers and "
+                "colorizers, and reads which from weights= (model= can be left out)"
             )
+        named = MODEL_KINDS[target]
+    if path is None:
+        return named or "colorizer"
+    kind = weights_kind(path)
+    if named is not None and named != kind:
+        raise UserError(
+            f"model= names a {named}, but weights={path} holds a {kind}; "
+            "eval.py reads the kind from the file, so model= can be left out"
+        )
     return kind
 
 
