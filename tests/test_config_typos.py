@@ -3,11 +3,6 @@ closest real name, and exit status 2, instead of Hydra's report (issue #23)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from hydra.errors import ConfigCompositionException
 
@@ -15,18 +10,7 @@ from revive.config import compose
 from revive.data import inspect
 from revive.errors import UserError
 from tests.conftest import REPO
-
-
-def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "HYDRA_FULL_ERROR": "0", **env}
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+from tests.test_hostile_cli import run  # the same subprocess runner, one-line errors
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@
 averages are printed and saved.
 
 Each kind of model has one evaluator that returns a per-image table; the weights file itself
-says which kind it is (:func:`revive.weights.kind.weights_kind`, :data:`EVALUATORS`). Averages are named ``test/<column>`` like the test
-metrics of training; a colorizer's gray baseline (columns ``gray_<metric>``) is named
+says which kind it is (:func:`revive.weights.kind.weights_kind`, :data:`EVALUATORS`). Averages
+are named ``test/<column>`` like the test metrics of training; a colorizer's gray baseline (columns ``gray_<metric>``) is named
 ``gray/<metric>`` and printed beside the model's.
 """
 
@@ -31,15 +31,12 @@ from revive.weights.kind import Kind, weights_kind
 log = logging.getLogger(__name__)
 
 
-def weights_path(cfg: DictConfig) -> Path:
-    """``weights=``: one file, which must exist."""
+def weights_path(cfg: DictConfig) -> Path | None:
+    """``weights=``: one file, which must exist, or None when not given."""
     if cfg.get("ckpt") is not None:
         raise UserError(f"ckpt= is now weights=: weights={cfg.ckpt}")
     if cfg.get("weights") is None:
-        raise UserError(
-            "no weights to evaluate: add weights=PATH (a train.py checkpoint or published "
-            "weights, e.g. weights=weights/dncnn_25.pth)"
-        )
+        return None
     path = Path(str(cfg.weights)).expanduser()
     if not path.is_file():
         raise UserError(f"weights file not found: {path.resolve()}")
@@ -66,8 +63,8 @@ def evaluate_denoising(cfg: DictConfig, path: Path | None) -> pd.DataFrame:
     test_dir = test_folder(cfg)
     if path is None:
         raise UserError(
-            "no weights to evaluate: add weights=PATH (no denoiser ships with revive; e.g. "
-            "weights=weights/dncnn_25.pth)"
+            "no weights to evaluate: add weights=PATH (a train.py checkpoint or published "
+            "weights, e.g. weights=weights/dncnn_25.pth; no denoiser ships with revive)"
         )
     net = load_denoiser(path)
     log.info("%s: %s, sigma=%s on %s", path.name, net.extra_repr(), cfg.sigma, test_dir)
@@ -239,8 +236,7 @@ def write_json(metrics: dict[str, float], dest: str | Path) -> Path:
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Score the model of ``cfg`` on ``data.test_dir``; print, optionally save, return averages."""
-    given = cfg.get("weights") is not None or cfg.get("ckpt") is not None
-    path = weights_path(cfg) if given else None
+    path = weights_path(cfg)
     table = EVALUATORS[evaluator_kind(cfg, path)](cfg, path)
     metrics = averages(table)
     title = f"{Path(str(cfg.data.test_dir)).name}: {len(table)} images"
