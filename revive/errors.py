@@ -30,6 +30,10 @@ class UserError(ValueError):
         return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
+class SetupError(UserError):
+    """A problem found before any photo is read: input path, weights file, device or option."""
+
+
 def one_line(error: BaseException) -> str:
     """The message of ``error`` on one line (or its type, when it has none)."""
     return " ".join(str(error).split()) or type(error).__name__

@@ -19,7 +19,7 @@ from torch import nn
 
 from revive.models.pix2pix import Pix2Pix
 from revive.nets.dncnn import DnCNN
-from revive.weights.pix2pix import EXPORT_FORMAT
+from revive.weights.colorizer import EXPORT_FORMAT
 from tests.tiny_runs import checkpoint_of
 
 

@@ -16,7 +16,7 @@ from revive.models.chroma_loss import (
     soft_encode,
 )
 from revive.nets.chroma_classifier import ChromaClassifier, annealed_mean, in_gamut_bins
-from revive.weights.safe import build_checked
+from revive.safe.load import build_checked
 
 
 def test_bins_cover_every_srgb_color_and_nothing_else():

@@ -21,7 +21,7 @@ from revive.evaluation.metrics import psnr_8bit
 from revive.io import save_image
 from revive.models.pix2pix import Pix2Pix
 from revive.restore.restorer import Restorer
-from revive.weights.pix2pix import read_colorizer
+from revive.weights.colorizer import read_colorizer
 from tests.test_colorizer_eval import ConstantChroma
 
 

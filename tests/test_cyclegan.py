@@ -16,7 +16,7 @@ from revive.models.image_pool import ImagePool
 from revive.nets.resnet import ResnetGenerator
 from revive.restore import RestoreOptions, restore_paths
 from revive.training.run import train
-from revive.weights.pix2pix import load_colorizer
+from revive.weights.colorizer import load_colorizer
 from tests.tiny_runs import QUICK, image_folder, save_checkpoint
 
 TINY = ["model.generator.ngf=4", "model.generator.n_blocks=2", "model.discriminator.ndf=4"]

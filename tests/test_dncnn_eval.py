@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from revive.data.degradations import kair_noisy
+from revive.data.noise import kair_noisy
 from revive.errors import UserError
 from revive.evaluation.denoisers import evaluate_denoiser
 from revive.evaluation.metrics import psnr_8bit, ssim_8bit

@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from revive.data.degradations import gaussian_noise
 from revive.data.denoise import DenoiseDataModule, PatchDataset, dihedral
+from revive.data.noise import gaussian_noise
 from revive.errors import UserError
 from revive.models.dncnn import DnCNNModule
 from revive.training.run import train

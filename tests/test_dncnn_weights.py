@@ -11,8 +11,8 @@ from torch import nn
 from revive.errors import UserError
 from revive.evaluation.denoisers import evaluate_denoiser
 from revive.nets.dncnn import DnCNN
+from revive.safe.pickled import module_state, read_pickled
 from revive.weights.dncnn import load_denoiser, read_denoiser_state
-from revive.weights.pickled import module_state, read_pickled
 from tests.conftest import assert_fp32_close, require_shared
 
 # file -> (depth, channels, BN eps of the unfused network)

@@ -27,8 +27,8 @@ from PIL import Image
 from revive.errors import UserError
 from revive.io import ImageReadError, open_image, pixel_limit, preview_rgb, read_luminance
 from revive.training.checkpoints import read_checkpoint
+from revive.weights.colorizer import load_colorizer
 from revive.weights.dncnn import load_denoiser
-from revive.weights.pix2pix import load_colorizer
 from tests.hostile_files import (
     Planted,
     colorizer_checkpoint,

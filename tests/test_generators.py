@@ -22,8 +22,8 @@ from revive.nets.resnet import ResnetGenerator
 from revive.nets.unet import UnetGenerator
 from revive.restore import RestoreOptions, restore_paths
 from revive.training.run import train
+from revive.weights.colorizer import load_colorizer, resnet_config_from_state
 from revive.weights.export import export_colorizer
-from revive.weights.pix2pix import load_colorizer, resnet_config_from_state
 from tests.conftest import assert_fp32_close
 from tests.tiny_runs import QUICK, image_folder, save_checkpoint
 

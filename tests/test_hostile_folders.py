@@ -13,7 +13,7 @@ from revive.data.fakes import fake_photos
 from revive.io import save_image, walk_images
 from revive.models.pix2pix import Pix2Pix
 from revive.restore import RestoreOptions, restore_paths
-from revive.restore.walk import REVIVED_SUFFIX, plan_jobs
+from revive.restore.files import REVIVED_SUFFIX, plan_jobs
 from tests.tiny_runs import save_checkpoint
 
 COLLIDING = ["a.jpg", "a.png", "a_jpg.png", "b.png", "b.PNG"]

@@ -14,9 +14,9 @@ import torch
 from revive.errors import UserError
 from revive.nets.dncnn import DnCNN
 from revive.restore import RestoreOptions, SetupError, load_restorer
-from revive.weights import safe
+from revive.safe import load as safe
+from revive.weights.colorizer import load_colorizer
 from revive.weights.dncnn import load_denoiser
-from revive.weights.pix2pix import load_colorizer
 from tests.hostile_files import (
     CsznDnCNN,
     colorizer_checkpoint,

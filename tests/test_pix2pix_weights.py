@@ -6,7 +6,7 @@ import torch
 from revive.errors import UserError
 from revive.models.pix2pix import Pix2Pix
 from revive.nets import PatchDiscriminator, UnetGenerator
-from revive.weights.pix2pix import load_colorizer, unet_config_from_state
+from revive.weights.colorizer import load_colorizer, unet_config_from_state
 from tests.tiny_runs import save_checkpoint
 
 

@@ -19,7 +19,7 @@ from revive.io import read_luminance, read_rgb
 from revive.models.pix2pix import Pix2Pix
 from revive.nets.dncnn import DnCNN
 from revive.restore import RestoreOptions, SetupError, restore_config, restore_paths
-from revive.restore.walk import compare_size
+from revive.restore.files import compare_size
 from tests.conftest import REPO
 from tests.tiny_runs import save_checkpoint
 

@@ -13,7 +13,7 @@ import torch
 from revive.data.holdout import make_split
 from revive.evaluation.colorizers import evaluate_colorizer
 from revive.restore import RestoreOptions, load_restorer
-from revive.weights.pix2pix import EXPORT_FORMAT, load_colorizer
+from revive.weights.colorizer import EXPORT_FORMAT, load_colorizer
 from revive.weights.shipped import (
     SHIPPED_COLORIZER,
     SHIPPED_SHA256,

@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 
 from revive.models.losses import gradient_penalty
 from revive.restore import RestoreOptions, restore_paths
-from revive.weights.pix2pix import load_colorizer
+from revive.weights.colorizer import load_colorizer
 from tests.tiny_runs import QUICK, TINY_PIX2PIX, image_folder, save_checkpoint
 
 

@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from revive.io import atomic_path, image_luminance, open_image, pixel_limit, preview_rgb, save_image
 from revive.restore import Restorer
-from revive.restore.walk import REVIVED_SUFFIX
+from revive.restore.files import REVIVED_SUFFIX
 
 ARCHIVE_NAME = "revived_photos.zip"
 

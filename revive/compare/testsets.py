@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from revive.compare.plots import _figure, _save, checkpoint_of
 from revive.compare.runs import Run, run_render_size
+from revive.errors import SetupError
 from revive.evaluation.colorizers import score_checkpoint
-from revive.restore.restorer import SetupError
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from revive.data.degradations import kair_noisy, quantize
 from revive.data.denoise import image_folder, read_clean
+from revive.data.noise import kair_noisy, quantize
 from revive.evaluation.metrics import psnr_8bit, ssim_8bit
 from revive.nets.dncnn import DnCNN
 from revive.restore.forward import denoising_forward

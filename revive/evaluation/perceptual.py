@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from revive.evaluation.inception import FidInception, frechet_distance
-from revive.weights.safe import load_checkpoint
+from revive.safe.load import load_checkpoint
 
 # AlexNet's convolutions (torchvision's indices in ``features``): in, out, kernel, stride, pad.
 ALEXNET_CONVS = {

@@ -14,7 +14,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from revive.data.degradations import gaussian_noise, quantize, sample_sigmas
+from revive.data.noise import gaussian_noise, quantize, sample_sigmas
 from revive.evaluation.metrics import restoration_metrics
 from revive.nets.dncnn import DnCNN
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from revive.extras import require
-from revive.weights.safe import load_checkpoint
+from revive.safe.load import load_checkpoint
 
 smp = require("encoders", "segmentation_models_pytorch")
 

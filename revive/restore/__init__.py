@@ -2,7 +2,7 @@
 
 Rooms, in the order a photo passes through them:
 - :mod:`~revive.restore.options`: the options of a restore, shared by every command;
-- :mod:`~revive.restore.walk`: the files and folders of a run, their outputs and the summary;
+- :mod:`~revive.restore.files`: the files and folders of a run, their outputs and the summary;
 - :mod:`~revive.restore.restorer`: the loaded networks, one photo from luminance to color;
 - :mod:`~revive.restore.tiling` and :mod:`~revive.restore.forward`: denoising in tiles, in fp32
   or bf16;
@@ -10,9 +10,10 @@ Rooms, in the order a photo passes through them:
 - :mod:`~revive.restore.cli`: ``predict.py`` (``revive-predict``).
 """
 
+from revive.errors import SetupError
+from revive.restore.files import RestoreSummary, restore_config, restore_paths
 from revive.restore.options import RestoreOptions
-from revive.restore.restorer import Restorer, SetupError, load_restorer
-from revive.restore.walk import RestoreSummary, restore_config, restore_paths
+from revive.restore.restorer import Restorer, load_restorer
 
 __all__ = [
     "RestoreOptions",

@@ -13,7 +13,7 @@ larger with a super-resolution network):
    has the input's exact size and detail, and (without a denoiser) its luminance within 1/255.
 
 This is the approach of DeOldify, DDColor and Zhang et al. ``predict.py`` (through
-:mod:`revive.restore.walk`), ``eval.py`` and ``compare`` all restore photos with this class.
+:mod:`revive.restore.files`), ``eval.py`` and ``compare`` all restore photos with this class.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from revive.color import AB_SCALE, ColorSpace
-from revive.errors import UserError
+from revive.errors import SetupError
 from revive.hardware import resolve_device
 from revive.nets.receptive import receptive_radius
 from revive.restore.canvas import Canvas, fit_canvas, merge_chroma, mirror_indices
@@ -36,10 +36,6 @@ from revive.restore.options import RestoreOptions
 from revive.restore.tiling import run_tiled
 from revive.restore.upscale import Upscaler, check_output_pixels
 from revive.weights.onnx import OnnxNetwork
-
-
-class SetupError(UserError):
-    """A problem found before any photo is read: input path, checkpoint, device or option."""
 
 
 def prepare_denoiser(net: nn.Module) -> nn.Module:
@@ -236,8 +232,8 @@ def load_restorer(options: RestoreOptions | None = None) -> Restorer:
 
         load_kwargs = {"device": torch_device}
     else:
+        from revive.weights.colorizer import load_colorizer
         from revive.weights.dncnn import load_denoiser
-        from revive.weights.pix2pix import load_colorizer
 
         load_kwargs = {}
         for name, path in (("colorizer", colorizer), ("denoiser", denoiser)):

@@ -14,7 +14,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from revive.errors import UserError
 from revive.io import atomic_path
-from revive.weights.safe import load_checkpoint
+from revive.safe.load import load_checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

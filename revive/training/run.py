@@ -29,11 +29,11 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from revive.config import flatten
 from revive.errors import UserError
 from revive.io import atomic_path
+from revive.safe.load import is_url
 from revive.training.checkpoints import AtomicCheckpointIO, read_checkpoint
 from revive.training.loggers import finish_wandb
 from revive.training.run_dir import register_run_resolvers
 from revive.training.values import check_values
-from revive.weights.safe import is_url
 
 log = logging.getLogger(__name__)
 

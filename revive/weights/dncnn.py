@@ -22,9 +22,9 @@ import torch
 
 from revive.errors import UserError
 from revive.nets.dncnn import BN_EPS, DnCNN
-from revive.weights.pickled import PickledObject, named_records, read_pickled
-from revive.weights.pickled import module_state as pickled_state
-from revive.weights.safe import build_checked, load_checkpoint, local_file, reading, strip_prefix
+from revive.safe.load import build_checked, load_checkpoint, local_file, reading, strip_prefix
+from revive.safe.pickled import PickledObject, named_records, read_pickled
+from revive.safe.pickled import module_state as pickled_state
 
 # Deeper nets widen every denoising tile by their receptive radius (one pixel per layer).
 MAX_DEPTH = 64

@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 
 from revive.errors import UserError, user_errors
 from revive.io import atomic_path
-from revive.weights.pix2pix import EXPORT_FORMAT, build_colorizer, load_colorizer, read_colorizer
+from revive.weights.colorizer import EXPORT_FORMAT, build_colorizer, load_colorizer, read_colorizer
 
 
 def export_colorizer(

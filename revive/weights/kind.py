@@ -27,8 +27,8 @@ def weights_kind(path: str | os.PathLike) -> Kind:
         except ValueError as e:
             raise UserError(str(e)) from e
         return "colorizer" if net.format == COLORIZER_FORMAT else "denoiser"
+    from revive.weights.colorizer import read_colorizer
     from revive.weights.dncnn import read_denoiser_state
-    from revive.weights.pix2pix import read_colorizer
 
     try:
         read_colorizer(path)

@@ -180,7 +180,7 @@ def _expect(net: OnnxNetwork, fmt: str) -> None:
 def load_onnx_colorizer(
     path: str | os.PathLike, device: torch.device | str = "cpu"
 ) -> tuple[OnnxNetwork, ColorSpace]:
-    """An exported colorizer and its color space, as :func:`revive.weights.pix2pix.load_colorizer`."""
+    """An exported colorizer and its color space, as :func:`revive.weights.colorizer.load_colorizer`."""
     net = OnnxNetwork(path, device)
     _expect(net, COLORIZER_FORMAT)
     return net, get_color_space(net.metadata.get("color_space", "?"))

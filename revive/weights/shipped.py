@@ -16,7 +16,7 @@ from pathlib import Path
 from safetensors import safe_open
 
 from revive.errors import UserError
-from revive.weights.safe import local_file, reading
+from revive.safe.load import local_file, reading
 
 SHIPPED_COLORIZER = Path(__file__).parent / "shipped" / "colorizer.safetensors"
 # Checked by the tests: a changed file must come with a new model card.

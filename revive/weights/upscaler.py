@@ -1,7 +1,7 @@
 """Published super-resolution weights (ESRGAN, Real-ESRGAN, SwinIR, RCAN, HAT ...) via spandrel.
 
 spandrel reads the architecture and the scale off the state dict's keys and shapes. The file
-itself is read by :func:`revive.weights.safe.load_checkpoint` (tensors only, or safetensors), so
+itself is read by :func:`revive.safe.load.load_checkpoint` (tensors only, or safetensors), so
 a pickle that would run code is refused before spandrel sees anything.
 """
 
@@ -14,7 +14,7 @@ import torch
 
 from revive.errors import UserError
 from revive.extras import require
-from revive.weights.safe import check_tensors, load_checkpoint
+from revive.safe.load import check_tensors, load_checkpoint
 
 if TYPE_CHECKING:
     import spandrel

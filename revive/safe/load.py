@@ -1,7 +1,7 @@
 """Loading checkpoint files without running pickled code, and checking them before building.
 
 Every weights file is someone else's: it may be damaged, or made to hurt. So a file is read
-tensors-only (``weights_only=True``, safetensors, or :mod:`revive.weights.pickled`'s inert
+tensors-only (``weights_only=True``, safetensors, or :mod:`revive.safe.pickled`'s inert
 reader), every failure to read it becomes one :class:`~revive.errors.UserError` that names it
 (:func:`reading`), and the network it describes is checked against its tensors on the meta
 device, within :data:`MAX_PARAMETERS`, before any real memory is allocated (:func:`build_checked`).
@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import torch
 
 from revive.errors import UserError, one_line
-from revive.weights.pickled import check_stored
+from revive.safe.pickled import check_stored
 
 # What one weights file may make revive allocate: the official unet_256 has 54.4 M parameters
 # and a training checkpoint of it (G, D and Adam's moments) weighs about 0.7 GB.

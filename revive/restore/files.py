@@ -22,6 +22,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from revive.errors import SetupError
 from revive.io import (
     IMAGE_EXTENSIONS,
     ImageReadError,
@@ -34,7 +35,7 @@ from revive.io import (
 )
 from revive.restore.canvas import Canvas
 from revive.restore.options import RestoreOptions
-from revive.restore.restorer import Restorer, SetupError, load_restorer
+from revive.restore.restorer import Restorer, load_restorer
 
 log = logging.getLogger(__name__)
 

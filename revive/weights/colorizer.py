@@ -21,7 +21,7 @@ from torch import nn
 from revive.color import ColorSpace, get_color_space
 from revive.errors import UserError
 from revive.nets.build import DEFAULT_GENERATOR, build_net, net_config
-from revive.weights.safe import build_checked, load_checkpoint, local_file, reading, strip_prefix
+from revive.safe.load import build_checked, load_checkpoint, local_file, reading, strip_prefix
 
 # The ``format`` metadata of a colorizer exported by revive.weights.export.
 EXPORT_FORMAT = "revive-colorizer"
@@ -154,7 +154,7 @@ def build_colorizer(cfg: dict, state: dict[str, torch.Tensor], source: object) -
 
     Pretrained encoder weights are not fetched: the stored weights replace them. The claimed
     architecture is built on the meta device and compared with ``state`` before any memory is
-    allocated (:func:`revive.weights.safe.build_checked`).
+    allocated (:func:`revive.safe.load.build_checked`).
     """
     if "encoder_weights" in cfg:
         cfg = {**cfg, "encoder_weights": None}

@@ -1,4 +1,4 @@
-"""Synthetic degradations of clean images, and the 8-bit rounding that scoring applies.
+"""DnCNN's synthetic noise on clean images, and the 8-bit rounding that scoring applies.
 
 Sigmas are on the 0–255 scale, as in the DnCNN paper, for images in [0, 1].
 """
