@@ -300,3 +300,22 @@ def test_a_denoiser_is_not_a_colorizer(tmp_path):
                 colorizer=tmp_path / "c.ckpt", denoiser=tmp_path / "c.ckpt", device="cpu"
             )
         )
+
+
+def test_read_photo_keeps_the_luminance_and_a_small_before(tmp_path):
+    """predict.py and the web page read a file one way: the full-resolution luminance that
+    io.read_luminance gives, the original's colors at the asked size, and a refusal from the
+    photo's size before any work when the output would be over a cap."""
+    from revive.io import read_luminance
+    from revive.restore.photo import read_photo
+
+    rgb = np.random.default_rng(0).integers(0, 256, (30, 50, 3), dtype=np.uint8)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rgb).save(path)
+    restorer = Restorer(tiny_colorizer(), get_color_space("lab"), render_size=64)
+    photo = read_photo(path, restorer, lambda w, h: (w // 5, h // 5))
+    assert torch.equal(photo.gray, torch.from_numpy(read_luminance(path)))
+    assert photo.before.shape == (6, 10, 3) and photo.before.dtype == np.uint8
+    capped = Restorer(tiny_colorizer(), get_color_space("lab"), render_size=64, max_side=40)
+    with pytest.raises(ValueError, match="max_side=40"):
+        read_photo(path, capped, lambda w, h: (w, h))

@@ -1,9 +1,9 @@
 """One request of the web page: its limits, and its photos through ``predict.py``'s pipeline.
 
-Each photo is read like ``predict.py`` reads it (:func:`revive.io.open_image`, EXIF, any mode),
-restored by the same :class:`revive.restore.Restorer` (:meth:`~revive.restore.Restorer.restore`:
-denoise, render, colorize, full-resolution merge) and written atomically as
-``<name>_revived.png``. A photo over a limit or that cannot be read becomes one line in
+Each photo is read as ``predict.py`` reads it (:func:`revive.restore.photo.read_photo`: EXIF,
+any mode), restored by the same :class:`revive.restore.Restorer`
+(:meth:`~revive.restore.Restorer.restore`: denoise, render, colorize, full-resolution merge) and
+written atomically as ``<name>_revived.png``. A photo over a limit or that cannot be read becomes one line in
 :attr:`Outcome.problems` and the others still go through; only a request with too many photos is
 refused as a whole (:class:`LimitError`). Messages name the photo as the family named it, never a
 server path.
@@ -17,12 +17,12 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from PIL import Image, UnidentifiedImageError
 
-from revive.io import atomic_path, image_luminance, open_image, pixel_limit, preview_rgb, save_image
+from revive.io import ImageReadError, atomic_path, pixel_limit, save_image
 from revive.restore import Restorer
 from revive.restore.files import REVIVED_SUFFIX
+from revive.restore.photo import read_photo
 
 ARCHIVE_NAME = "revived_photos.zip"
 
@@ -138,7 +138,9 @@ def problem(name: str, error: BaseException, limits: Limits) -> str:
         return f"{name} was no longer on the server (the page may have been reloaded): please add it again."
     if isinstance(error, Image.DecompressionBombError):
         return too_large(name, limits)
-    if isinstance(error, (UnidentifiedImageError, SyntaxError)) or "truncated" in str(error):
+    if isinstance(error, (UnidentifiedImageError, SyntaxError, ImageReadError)) or (
+        "truncated" in str(error)
+    ):
         return f"{name} could not be read as a photo (damaged, cut short or not an image)."
     if isinstance(error, MemoryError):
         return f"{name} needs more memory than this computer has free: try a smaller scan."
@@ -160,17 +162,11 @@ def revive_one(
 ) -> Revived:
     """Read, restore and write one photo: the before and the revived PNG at full size (0600),
     written inside ``writing()``, which yields the folder and refuses once the page closed."""
-    img = open_image(path)
-    try:
-        restorer.check_size(img.height, img.width)  # an enlarged output over the cap: refused
-        # the original's own colors, at the size of the result, for the slider
-        before = preview_rgb(img, (img.width * restorer.scale, img.height * restorer.scale))
-        gray = torch.from_numpy(image_luminance(img))
-    finally:
-        img.close()
-    revived = restorer.restore(gray)
+    scale = restorer.scale  # the before at the size of the result, for the slider
+    photo = read_photo(path, restorer, lambda w, h: (w * scale, h * scale))
+    revived = restorer.restore(photo.gray)
     with writing() as folder:
-        before_path = private(save_image(before, folder / f"{stem}_before.png"))
+        before_path = private(save_image(photo.before, folder / f"{stem}_before.png"))
         after_path = private(save_image(revived, folder / f"{stem}{REVIVED_SUFFIX}"))
     return Revived(name, before_path, after_path, (revived.shape[1], revived.shape[0]))
 

@@ -3,6 +3,8 @@
 Rooms, in the order a photo passes through them:
 - :mod:`~revive.restore.options`: the options of a restore, shared by every command;
 - :mod:`~revive.restore.files`: the files and folders of a run, their outputs and the summary;
+- :mod:`~revive.restore.photo`: one photo file read (its luminance, its "before"), for predict
+  and the web page alike;
 - :mod:`~revive.restore.restorer`: the loaded networks, one photo from luminance to color;
 - :mod:`~revive.restore.tiling` and :mod:`~revive.restore.forward`: denoising in tiles, in fp32
   or bf16;

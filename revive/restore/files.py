@@ -23,18 +23,10 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from revive.errors import SetupError
-from revive.io import (
-    IMAGE_EXTENSIONS,
-    ImageReadError,
-    image_luminance,
-    open_image,
-    pixel_limit,
-    preview_rgb,
-    save_image,
-    walk_images,
-)
+from revive.io import IMAGE_EXTENSIONS, pixel_limit, save_image, walk_images
 from revive.restore.canvas import Canvas
 from revive.restore.options import RestoreOptions
+from revive.restore.photo import read_photo
 from revive.restore.restorer import Restorer, load_restorer
 
 log = logging.getLogger(__name__)
@@ -158,24 +150,11 @@ def write_outputs(job: Job, revived: np.ndarray, before: np.ndarray, overwrite: 
 
 
 def _read(job: Job, restorer: Restorer, compare_max_side: int) -> _Pending:
-    img = open_image(job.source)
-    try:
-        restorer.check_size(img.height, img.width)  # from the header: before decoding
-    except ValueError:
-        img.close()
-        raise
-    try:
-        size = compare_size(img.height, img.width, compare_max_side)
-        before = preview_rgb(img, size)
-        gray = torch.from_numpy(image_luminance(img))
-    except (OSError, ValueError) as e:
-        raise ImageReadError(f"cannot convert {job.source} (mode {img.mode}): {e}") from e
-    finally:
-        img.close()
-    gray = restorer.denoise(gray, desc=f"denoising {job.source.name}")
+    photo = read_photo(job.source, restorer, lambda w, h: compare_size(h, w, compare_max_side))
+    gray = restorer.denoise(photo.gray, desc=f"denoising {job.source.name}")
     gray = restorer.upscale(gray, desc=f"upscaling {job.source.name}")
     canvas, box = restorer.render(gray)
-    return _Pending(job, gray, canvas, box, before)
+    return _Pending(job, gray, canvas, box, photo.before)
 
 
 def _finish(batch: list[_Pending], restorer: Restorer, overwrite: bool, summary, bar) -> None:
