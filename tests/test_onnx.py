@@ -18,13 +18,8 @@ from revive.nets import UnetGenerator
 from revive.nets.dncnn import DnCNN
 from revive.restore import RestoreOptions, SetupError, load_restorer, restore_paths
 from revive.weights.export import main as export_main
-from revive.weights.onnx import (
-    OnnxNetwork,
-    export_colorizer_onnx,
-    export_denoiser_onnx,
-    load_onnx_colorizer,
-    load_onnx_denoiser,
-)
+from revive.weights.onnx_export import export_colorizer_onnx, export_denoiser_onnx
+from revive.weights.onnx_runtime import OnnxNetwork, load_onnx_colorizer, load_onnx_denoiser
 from tests.conftest import REPO
 
 # The bound for fp32 network outputs. onnxruntime and PyTorch sum the same products in

@@ -7,7 +7,7 @@
   ``inference_mode``, as :meth:`revive.restore.Restorer.colorize` runs it.
 
 Each network is exported once (random weights: speed does not depend on them) by the same
-:mod:`revive.weights.onnx` code as ``python -m revive.weights.export``; the two backends then run
+:mod:`revive.weights.onnx_export` code as ``python -m revive.weights.export``; the two backends then run
 in two processes that take turns step by step, with the same number of threads.
 """
 
@@ -42,7 +42,7 @@ def build(network: str) -> nn.Module:
 
 def export(network: str, folder: Path) -> Path:
     from revive.color import get_color_space
-    from revive.weights.onnx import export_colorizer_onnx, export_denoiser_onnx
+    from revive.weights.onnx_export import export_colorizer_onnx, export_denoiser_onnx
 
     net, dest = build(network), folder / f"{network}.onnx"
     if network == "dncnn":
@@ -56,7 +56,7 @@ def measure(
     """Seconds of each forward pass on ``batch_size`` inputs of ``side``² pixels, on the CPU
     (child process of :func:`run_in_turns`)."""
     from revive.restore.forward import denoising_forward
-    from revive.weights.onnx import OnnxNetwork
+    from revive.weights.onnx_runtime import OnnxNetwork
 
     device = torch.device("cpu")
     if backend == "onnx":

@@ -35,7 +35,7 @@ from revive.restore.forward import denoising_forward, inference_dtype
 from revive.restore.options import RestoreOptions
 from revive.restore.tiling import run_tiled
 from revive.restore.upscale import Upscaler, check_output_pixels
-from revive.weights.onnx import OnnxNetwork
+from revive.weights.onnx_runtime import OnnxNetwork
 
 
 def prepare_denoiser(net: nn.Module) -> nn.Module:
@@ -200,7 +200,7 @@ def load_restorer(options: RestoreOptions | None = None) -> Restorer:
     """Load the networks that ``options`` name; every problem becomes one SetupError that names
     the option.
 
-    ``backend="onnx"`` runs ``.onnx`` exports (:mod:`revive.weights.onnx`) with onnxruntime;
+    ``backend="onnx"`` runs ``.onnx`` exports (:mod:`revive.weights.onnx_runtime`) with onnxruntime;
     everything around the networks stays the same. ``colorizer=None`` is the shipped colorizer
     (:mod:`revive.weights.shipped`); ``render_size=None`` is the render size the colorizer file
     records (the scale it was trained at), else 256.
@@ -227,8 +227,8 @@ def load_restorer(options: RestoreOptions | None = None) -> Restorer:
     except ValueError as e:
         raise SetupError(str(e)) from e
     if o.backend == "onnx":
-        from revive.weights.onnx import load_onnx_colorizer as load_colorizer
-        from revive.weights.onnx import load_onnx_denoiser as load_denoiser
+        from revive.weights.onnx_runtime import load_onnx_colorizer as load_colorizer
+        from revive.weights.onnx_runtime import load_onnx_denoiser as load_denoiser
 
         load_kwargs = {"device": torch_device}
     else:

@@ -4,7 +4,7 @@
 weights and records the color space and the architecture in the file's metadata, so that
 ``predict.py`` rebuilds the network without the training checkpoint (a tenth of its size: no D,
 no Adam). ``python -m revive.weights.export CKPT OUT.onnx`` writes a colorizer or a DnCNN as an
-ONNX graph for onnxruntime (:mod:`revive.weights.onnx`; ``predict.py backend=onnx``).
+ONNX graph for onnxruntime (:mod:`revive.weights.onnx_export`; ``predict.py backend=onnx``).
 A bad checkpoint or an existing destination exits with status 2 and one line (``--debug`` or
 ``HYDRA_FULL_ERROR=1``: the traceback).
 """
@@ -64,7 +64,7 @@ def export_colorizer(
 def export_onnx(ckpt: str | os.PathLike, dest: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write the colorizer or the DnCNN stored in ``ckpt`` as ONNX (what it is: told by its keys)."""
     from revive.weights.dncnn import load_denoiser
-    from revive.weights.onnx import export_colorizer_onnx, export_denoiser_onnx
+    from revive.weights.onnx_export import export_colorizer_onnx, export_denoiser_onnx
 
     if Path(dest).exists() and not overwrite:
         raise UserError(f"{dest} exists; pass --overwrite to replace it")

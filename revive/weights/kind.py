@@ -20,7 +20,7 @@ def weights_kind(path: str | os.PathLike) -> Kind:
     """``"colorizer"`` or ``"denoiser"``; a file that is neither is one UserError that gives
     both readers' reasons."""
     if Path(path).suffix.lower() == ".onnx":
-        from revive.weights.onnx import COLORIZER_FORMAT, OnnxNetwork
+        from revive.weights.onnx_runtime import COLORIZER_FORMAT, OnnxNetwork
 
         try:
             net = OnnxNetwork(path, "cpu")
