@@ -20,7 +20,7 @@ from torch import nn
 
 from revive.color import LabSpace
 from revive.data.fakes import fake_photos, make_family
-from revive.evaluation.colorizers import evaluate_colorizer, tone_measures, truth_of
+from revive.evaluation.colorizers import evaluate_colorizer
 from revive.evaluation.metrics import (
     colorfulness_8bit,
     deltae2000,
@@ -29,6 +29,7 @@ from revive.evaluation.metrics import (
     ssim_8bit,
 )
 from revive.evaluation.protocol import evaluate
+from revive.evaluation.truth import tone_measures, truth_of
 from revive.io import image_luminance, save_image
 from revive.nets import UnetGenerator
 from revive.restore.restorer import Restorer

@@ -177,7 +177,7 @@ def test_max_side_and_max_pixels_cap_the_output_before_decoding(
     tmp_path, colorizer, make_cfg, monkeypatch
 ):
     """The issue's optional caps, as predict.py's keys: a 50x40 scan upscaled x4 is 200x160."""
-    from revive.restore import files
+    from revive.restore import files, photo
     from revive.restore.restorer import load_restorer
 
     weights = save_sr("rrdb_x4", tmp_path / "x4.pth")
@@ -185,8 +185,8 @@ def test_max_side_and_max_pixels_cap_the_output_before_decoding(
     src.parent.mkdir()
     Image.fromarray(fake_photos(1, 40, 50, seed=1)[0]).save(src)
     decoded = []
-    real = files.image_luminance
-    monkeypatch.setattr(files, "image_luminance", lambda img: decoded.append(img.size) or real(img))
+    real = photo.image_luminance
+    monkeypatch.setattr(photo, "image_luminance", lambda img: decoded.append(img.size) or real(img))
     cases = [
         ("max_side=199", "200x160 output, longer than max_side=199"),
         ("max_pixels=31999", "200x160 = 32,000 px, over max_pixels=31,999"),

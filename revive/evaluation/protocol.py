@@ -77,7 +77,8 @@ def evaluate_colorization(cfg: DictConfig, path: Path | None) -> pd.DataFrame:
     """A colorizer's weights (None: the shipped one): each photo through predict.py's Restorer,
     scored against the photo and against the gray baseline; ``sheet=PATH`` also writes a
     contact sheet."""
-    from revive.evaluation.colorizers import contact_sheet, evaluate_colorizer
+    from revive.evaluation.colorizers import evaluate_colorizer
+    from revive.evaluation.contact_sheet import contact_sheet
     from revive.evaluation.perceptual import optional_metrics
     from revive.restore.options import RestoreOptions
     from revive.restore.restorer import load_restorer
