@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from revive.errors import UserError
-from revive.training.checkpoints import read_checkpoint
-from revive.training.run import resolve_ckpt_path, train
+from revive.training.checkpoints import read_checkpoint, resolve_ckpt_path
+from revive.training.run import train
 from tests.hostile_files import Planted
 from tests.tiny_runs import QUICK, TINY_TRAIN, image_folder, only_child, pix2pix_args, run_train
 

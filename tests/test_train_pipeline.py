@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from revive.errors import UserError
-from revive.training.run import flat_config, train
+from revive.training.record import flat_config
+from revive.training.run import train
 from revive.training.run_dir import MAX_SIGNATURE, run_signature
 from tests.tiny_runs import as_sweep_job, image_folder, only_child, pix2pix_args, run_train
 

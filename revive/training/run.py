@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shlex
-import sys
 import traceback
 import warnings
 from pathlib import Path
@@ -24,14 +22,12 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig
 
-from revive.config import flatten
-from revive.errors import UserError
 from revive.io import atomic_path
-from revive.safe.load import is_url
-from revive.training.checkpoints import AtomicCheckpointIO, read_checkpoint
+from revive.training.checkpoints import AtomicCheckpointIO, resolve_ckpt_path
 from revive.training.loggers import finish_wandb
+from revive.training.record import flat_config, save_run_record
 from revive.training.run_dir import register_run_resolvers
 from revive.training.values import check_values
 
@@ -41,102 +37,11 @@ METRICS_FILE = "metrics.json"
 FAILURE_FILE = "failure.txt"
 
 
-def resolved_config(cfg: DictConfig) -> dict[str, Any]:
-    """The config as plain, resolved containers, without Hydra's own ``hydra`` node."""
-    plain: dict[str, Any] = {}
-    for key in cfg:
-        if key == "hydra":
-            continue
-        value = cfg[key]
-        if isinstance(value, DictConfig | ListConfig):
-            value = OmegaConf.to_container(value, resolve=True)
-        plain[str(key)] = value
-    return plain
-
-
-def run_command() -> str:
-    """The command that reproduces this run, then the one that launched it.
-
-    Inside a sweep (or a SLURM job) ``sys.argv`` is the whole sweep, or submitit's own command;
-    the run itself is ``train.py`` with the overrides Hydra recorded for it.
-    """
-    launched = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
-    if not HydraConfig.initialized():
-        return launched + "\n"
-    overrides = [shlex.quote(str(o)) for o in HydraConfig.get().overrides.task]
-    return f"python train.py {' '.join(overrides)}\n# launched as: {launched}\n"
-
-
-def save_run_record(cfg: DictConfig, run_dir: Path) -> None:
-    """Keep the resolved config and the command line in the run folder (KAIR/BasicSR)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(run_dir / "config_resolved.yaml") as tmp:
-        tmp.write_text(OmegaConf.to_yaml(resolved_config(cfg)))
-    with atomic_path(run_dir / "command.txt") as tmp:
-        tmp.write_text(run_command())
-    log.info("run record written to %s", run_dir)
-
-
 def instantiate_group(group: DictConfig | None) -> list[Any]:
     """Instantiate every entry of a group like ``callbacks`` or ``logger`` (None -> [])."""
     if not group:
         return []
     return [instantiate(node) for node in group.values() if node is not None and "_target_" in node]
-
-
-def resolve_ckpt_path(cfg: DictConfig) -> str | None:
-    """An explicit ``ckpt_path``, or ``last.ckpt`` of this run folder when auto-resume is on.
-
-    The file is read tensors-only here, so that a damaged one stops the run before anything is
-    built, with a message naming it; the absolute path that is returned is what Lightning
-    opens (a relative ``http_model.ckpt`` would be fetched as a URL from torch's download
-    cache). A URL is refused unless ``allow_url=true``; it is then downloaded into the run
-    folder and read tensors-only like any file. With ``auto_resume=false`` a folder that
-    already holds checkpoints is refused rather than overwritten.
-    """
-    if cfg.get("ckpt_path") is not None:
-        path = _checkpoint_file(str(cfg.ckpt_path), cfg)
-        read_checkpoint(path)
-        return str(path)
-    ckpt_dir = Path(cfg.paths.output_dir) / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
-    if cfg.get("auto_resume", False):
-        if last.is_file():
-            log.info("auto-resume: continuing from %s", last)
-            try:
-                read_checkpoint(last)
-            except UserError as e:
-                raise UserError(f"auto-resume: {e}") from e
-            return str(last.resolve())
-    elif ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
-        raise UserError(
-            f"{ckpt_dir} already holds checkpoints of an earlier run. Resume it with "
-            "auto_resume=true, start from one of them with ckpt_path=..., or give this run "
-            "another folder with name=... (or delete that folder)."
-        )
-    return None
-
-
-def _checkpoint_file(given: str, cfg: DictConfig) -> Path:
-    """``ckpt_path`` as an absolute local file (a URL downloaded first, if allowed)."""
-    if is_url(given):
-        if not cfg.get("allow_url", False):
-            raise UserError(
-                f"ckpt_path={given} is a URL; download it yourself, or add allow_url=true "
-                "(it is then downloaded into the run folder and read tensors-only)"
-            )
-        import torch.hub
-
-        dest = Path(cfg.paths.output_dir) / "downloads" / (Path(given).name or "checkpoint.ckpt")
-        if not dest.is_file():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(dest) as tmp:
-                torch.hub.download_url_to_file(given, str(tmp))
-        return dest.resolve()
-    path = Path(given).expanduser()
-    if not path.is_file():
-        raise UserError(f"ckpt_path={given} does not exist")
-    return path.resolve()
 
 
 def in_multirun() -> bool:
@@ -270,8 +175,3 @@ def _refuse_script_relaunch_in_sweep(trainer: L.Trainer) -> None:
 def _has_best(trainer: L.Trainer) -> bool:
     cb = trainer.checkpoint_callback
     return bool(cb is not None and getattr(cb, "best_model_path", ""))
-
-
-def flat_config(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved config as ``{"model.lambda_l1": 100, ...}`` so dashboards can filter on it."""
-    return flatten(resolved_config(cfg))
