@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from revive.compare.plots import checkpoint_of, colorize, panel_cells
 from revive.compare.report import compare, main
 from revive.compare.runs import find_runs, read_run, run_render_size, swept_parameters
+from revive.compare.samples import checkpoint_of, colorize, panel_cells
 from revive.training.run import train
 from tests.conftest import compose_config
 from tests.tiny_runs import image_folder, pix2pix_args

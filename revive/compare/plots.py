@@ -1,23 +1,21 @@
-"""The pictures of a comparison: validation curves, final metrics against the swept parameters,
-and the same images colorized by every run."""
+"""The figures of a comparison: validation curves, final metrics against the swept parameters,
+and a grid of the same images through every run (:mod:`revive.compare.samples` makes them)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 from matplotlib.ticker import MaxNLocator
 from tqdm import tqdm
 
-from revive.color import luma_uint8, luminance
 from revive.compare.runs import Run, param_value, run_render_size, sort_key
-from revive.io import atomic_path, list_images, read_rgb
+from revive.compare.samples import checkpoint_of, colorize, panel_cells, reference_images
+from revive.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +24,12 @@ GRAY_CURVE = "val/gray_psnr"
 
 
 # -- plots ---------------------------------------------------------------------------------------
-def _figure(rows: int, cols: int, width: float, height: float) -> tuple[Figure, np.ndarray]:
+def figure(rows: int, cols: int, width: float, height: float) -> tuple[Figure, np.ndarray]:
     fig = Figure(figsize=(width, height))
     return fig, fig.subplots(rows, cols, squeeze=False)
 
 
-def _save(fig: Figure, dest: Path) -> Path:
+def save_figure(fig: Figure, dest: Path) -> Path:
     with atomic_path(dest) as tmp:
         fig.savefig(tmp, dpi=100, bbox_inches="tight")
     return dest
@@ -42,7 +40,7 @@ def plot_curves(runs: Sequence[Run], dest: Path) -> Path | None:
     present = [m for m in CURVE_METRICS if any(m in r.curves.columns for r in runs)]
     if not present:
         return None
-    fig, axes = _figure(1, len(present), 4.2 * len(present), 3.4)
+    fig, axes = figure(1, len(present), 4.2 * len(present), 3.4)
     for ax, metric in zip(axes[0], present, strict=True):
         for run in runs:
             if metric in run.curves.columns:
@@ -58,7 +56,7 @@ def plot_curves(runs: Sequence[Run], dest: Path) -> Path | None:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle("validation curves")
-    return _save(fig, dest)
+    return save_figure(fig, dest)
 
 
 def plot_final(runs: Sequence[Run], params: Sequence[str], metric: str, dest: Path) -> Path | None:
@@ -67,7 +65,7 @@ def plot_final(runs: Sequence[Run], params: Sequence[str], metric: str, dest: Pa
     done = [r for r in runs if not math.isnan(r.final.get(metric, math.nan))]
     if not done or not params:
         return None
-    fig, axes = _figure(1, len(params), 4.2 * len(params), 3.4)
+    fig, axes = figure(1, len(params), 4.2 * len(params), 3.4)
     for ax, key in zip(axes[0], params, strict=True):
         values = sorted({param_value(r, key) for r in done}, key=sort_key)
         others = [p for p in params if p != key]
@@ -86,58 +84,7 @@ def plot_final(runs: Sequence[Run], params: Sequence[str], metric: str, dest: Pa
         if others:
             ax.legend(fontsize=7)
     fig.suptitle(f"final {metric} by swept parameter")
-    return _save(fig, dest)
-
-
-# -- the same images through every run -----------------------------------------------------------
-def checkpoint_of(run: Run, which: str = "best") -> Path | None:
-    ckpts = run.path / "checkpoints"
-    best = sorted(ckpts.glob("best*.ckpt"))
-    last = ckpts / "last.ckpt"
-    if which == "best" and best:
-        return best[-1]
-    return last if last.is_file() else (best[-1] if best else None)
-
-
-def panel_cells(run: Run, column: int, count: int) -> list[np.ndarray]:
-    """Cells of one column (0 input, 1 prediction, -1 target) of a run's last validation panel."""
-    folder = run.path / "panels" / "last"
-    if not (folder / "columns.json").is_file():
-        return []
-    name = json.loads((folder / "columns.json").read_text())[column]
-    return [read_rgb(p) for p in sorted(folder.glob(f"{name}_*.png"))[:count]]
-
-
-def reference_images(
-    runs: Sequence[Run], images_dir: Path | None, count: int
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(inputs shown, target images): ``images_dir``'s images (shown in gray), or the first
-    run's last validation panel."""
-    if images_dir is not None:
-        truth = [read_rgb(p) for p in list_images(images_dir)[:count]]
-        gray = [np.repeat(luma_uint8(t)[..., None], 3, axis=2) for t in truth]
-        return gray, truth
-    for run in runs:
-        truth = panel_cells(run, -1, count)
-        if truth:
-            return panel_cells(run, 0, count), truth
-    return [], []
-
-
-def colorize(
-    checkpoint: Path,
-    images: Sequence[np.ndarray],
-    render_size: int | None = None,
-    device: str = "cpu",
-) -> list[np.ndarray]:
-    """Each image's luminance revived by the colorizer in ``checkpoint`` exactly as predict.py
-    revives a photo (:class:`revive.restore.Restorer`), at ``render_size``."""
-    from revive.restore.options import RestoreOptions
-    from revive.restore.restorer import load_restorer
-
-    options = RestoreOptions(colorizer=checkpoint, device=device, render_size=render_size)
-    restorer = load_restorer(options)
-    return [restorer.restore(torch.from_numpy(luminance(image))) for image in images]
+    return save_figure(fig, dest)
 
 
 def plot_samples(
@@ -171,7 +118,7 @@ def plot_samples(
             rows.append((run.label, images))
     rows.append(("target", truth))
     n_cols = max(len(images) for _, images in rows)
-    fig, axes = _figure(len(rows), n_cols, 1.25 * n_cols + 2.2, 1.25 * len(rows) + 0.4)
+    fig, axes = figure(len(rows), n_cols, 1.25 * n_cols + 2.2, 1.25 * len(rows) + 0.4)
     for r, (label, images) in enumerate(rows):
         for c in range(n_cols):
             ax = axes[r][c]
@@ -184,4 +131,4 @@ def plot_samples(
         axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     fig.suptitle("the same images through each run")
     fig.subplots_adjust(wspace=0.04, hspace=0.04)
-    return _save(fig, dest)
+    return save_figure(fig, dest)

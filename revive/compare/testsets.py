@@ -17,8 +17,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from revive.compare.plots import _figure, _save, checkpoint_of
+from revive.compare.plots import figure, save_figure
 from revive.compare.runs import Run, run_render_size
+from revive.compare.samples import checkpoint_of
 from revive.errors import SetupError
 from revive.evaluation.colorizers import score_checkpoint
 
@@ -80,7 +81,7 @@ def plot_test_bars(runs: Sequence[Run], dest: Path) -> Path | None:
     prefixes = scored_folders(runs)
     if not prefixes:
         return None
-    fig, axes = _figure(
+    fig, axes = figure(
         len(prefixes), len(TEST_METRICS), 3.2 * len(TEST_METRICS), 3.6 * len(prefixes)
     )
     labels = [r.label for r in runs]
@@ -97,7 +98,7 @@ def plot_test_bars(runs: Sequence[Run], dest: Path) -> Path | None:
         axes[row][0].legend(fontsize=7)
     fig.suptitle("test metrics of each run minus the gray baseline's (above 0: higher than gray)")
     fig.tight_layout()
-    return _save(fig, dest)
+    return save_figure(fig, dest)
 
 
 def test_tables(runs: Sequence[Run], params: Sequence[str]) -> str:
