@@ -189,7 +189,10 @@ def test_revival_of_a_scan_with_and_without_denoiser(tmp_path):
     for noise_net in (None, denoiser):
         out = tmp_path / f"out_{noise_net is None}"
         result = revival.measure_revival(
-            str(tmp_path / "scan.jpg"), str(out), str(colorizer), noise_net and str(noise_net)
+            str(tmp_path / "scan.jpg"),
+            str(out),
+            colorizer=str(colorizer),
+            denoiser=noise_net and str(noise_net),
         )
         assert positive(result["seconds"])
         assert len(list(out.glob("*_revived.png"))) == 1

@@ -352,8 +352,11 @@ def test_the_upscale_benchmark_revives_a_scan(tmp_path):
     revival.write_scan(tmp_path / "scan.jpg", megapixels=0.01)
     colorizer, _ = revival.write_weights(tmp_path)
     weights = upscale.write_upscaler(tmp_path / "x4.pth", "thin Compact")
-    result = upscale.measure_upscale(
-        str(tmp_path / "scan.jpg"), str(tmp_path / "out"), str(colorizer), str(weights)
+    result = revival.measure_revival(
+        str(tmp_path / "scan.jpg"),
+        str(tmp_path / "out"),
+        colorizer=str(colorizer),
+        upscaler=str(weights),
     )
     assert result["seconds"] > 0
     (revived,) = (tmp_path / "out").glob("*_revived.png")

@@ -57,14 +57,13 @@ def write_weights(folder: Path) -> tuple[Path, Path]:
     return colorizer, denoiser
 
 
-def measure_revival(scan: str, output: str, colorizer: str, denoiser: str | None) -> dict:
-    """Seconds of ``restore_paths`` on one scan, loading included (child process)."""
+def measure_revival(scan: str, output: str, **networks: str | None) -> dict:
+    """Seconds of ``restore_paths`` on one scan with ``networks`` (colorizer=, denoiser=,
+    upscaler=: restore options), loading included (child process)."""
     from revive.restore import RestoreOptions, restore_paths
 
     start = time.perf_counter()
-    summary = restore_paths(
-        scan, output, RestoreOptions(colorizer=colorizer, denoiser=denoiser), progress=False
-    )
+    summary = restore_paths(scan, output, RestoreOptions(**networks), progress=False)
     seconds = time.perf_counter() - start
     if not summary.ok or len(summary.done) != 1:
         raise RuntimeError(f"the revival did not succeed: {summary}")

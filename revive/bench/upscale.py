@@ -14,17 +14,16 @@ official layouts (speed and memory do not depend on the values; nothing is downl
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from revive.bench.common import Runs, run_isolated
+from revive.bench.revival import TARGET as REVIVAL
 from revive.bench.revival import write_scan, write_weights
 from revive.extras import require
 
-TARGET = "revive.bench.upscale"
 NETWORKS = ("thin Compact", "Real-ESRGAN RRDBNet")
 
 
@@ -42,20 +41,6 @@ def write_upscaler(path: Path, network: str) -> Path:
     return path
 
 
-def measure_upscale(scan: str, output: str, colorizer: str, upscaler: str) -> dict:
-    """Seconds of ``restore_paths`` with the upscaler, loading included (child process)."""
-    from revive.restore import RestoreOptions, restore_paths
-
-    start = time.perf_counter()
-    summary = restore_paths(
-        scan, output, RestoreOptions(colorizer=colorizer, upscaler=upscaler), progress=False
-    )
-    seconds = time.perf_counter() - start
-    if not summary.ok or len(summary.done) != 1:
-        raise RuntimeError(f"the revival did not succeed: {summary}")
-    return {"seconds": seconds}
-
-
 def revive_upscale(megapixels: float = 6.0, repeats: int = 1) -> list[dict[str, Any]]:
     records = []
     with tempfile.TemporaryDirectory(prefix="revive-bench-upscale-") as tmp:
@@ -71,7 +56,7 @@ def revive_upscale(megapixels: float = 6.0, repeats: int = 1) -> list[dict[str, 
             for r in range(repeats):
                 runs.runs.append(
                     run_isolated(
-                        f"{TARGET}:measure_upscale",
+                        f"{REVIVAL}:measure_revival",
                         scan=str(scan),
                         output=str(root / f"out_{label}_{r}"),
                         colorizer=str(colorizer),
