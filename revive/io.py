@@ -33,17 +33,18 @@ class ImageReadError(RuntimeError):
 def list_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
     """Image files under ``root`` (by extension, case-insensitive), sorted for determinism.
 
-    Hidden entries (``.name``: macOS ``._photo.jpg`` companions, ``.thumbnails/``) are skipped,
-    as :func:`walk_images` skips them, so training, eval and predict see the same photos.
+    The files :func:`walk_images` finds for ``predict.py`` (hidden entries skipped, links to
+    folders not entered, each real file once), less those that cannot be opened (broken
+    links), so that training, eval and predict see the same photos.
     """
-    root = Path(root)
-    pattern = "**/*" if recursive else "*"
+    if recursive:
+        return [p for p in walk_images(root)[0] if p.is_file()]
+    if not Path(root).is_dir():
+        return []
     return sorted(
         p
-        for p in root.glob(pattern)
-        if p.is_file()
-        and p.suffix.lower() in IMAGE_EXTENSIONS
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        for p in Path(root).iterdir()
+        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
     )
 
 

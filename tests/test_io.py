@@ -202,3 +202,16 @@ def test_training_eval_and_predict_list_the_same_photos(tmp_path):
     assert list_images(tmp_path) == walked
     assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.PNG"]
     assert [p.name for p in list_images(tmp_path, recursive=False)] == ["a.jpg"]
+
+
+def test_links_are_listed_as_predict_walks_them(tmp_path):
+    """A hard link is one photo, a link to a folder is not entered, and a broken link is left
+    out of the listing (predict reports it instead)."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.jpg").write_bytes(b"")
+    os.link(tmp_path / "a.jpg", tmp_path / "sub" / "a_again.jpg")
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    walked, _ = walk_images(tmp_path)
+    assert [p.name for p in walked] == ["a.jpg", "gone.jpg"]
+    assert [p.name for p in list_images(tmp_path)] == ["a.jpg"]
