@@ -10,20 +10,17 @@ device, by the LightningModule.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from revive.color import luma_uint8
-from revive.data.module import resolve_pin_memory
-from revive.data.old_photo import DegradedInputs, degradation
-from revive.data.transforms import seed_worker
+from revive.data.module import DataModule
 from revive.errors import UserError
 from revive.io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_rgb
 
@@ -127,8 +124,12 @@ class WholeImages(Dataset):
         return {"clean": to_tensor(read_clean(self.paths[index], self.channels))}
 
 
-class DenoiseDataModule(L.LightningDataModule):
-    """``root``: clean training images; ``val_dir``/``test_dir``: whole images to score on."""
+class DenoiseDataModule(DataModule):
+    """``root``: clean training images; ``val_dir``/``test_dir``: whole images to score on.
+
+    Validation and test go one image at a time (the images' sizes differ). Degraded inputs
+    (``noisy``) keep the patches' ``channels``. Other keys: :class:`DataModule`'s.
+    """
 
     def __init__(
         self,
@@ -140,28 +141,16 @@ class DenoiseDataModule(L.LightningDataModule):
         stride: int = 10,
         scales: Sequence[float] = (1.0, 0.9, 0.8, 0.7),
         batch_size: int = 128,
-        num_workers: int = 2,
-        pin_memory: bool | str = "auto",
-        persistent_workers: bool = True,
-        seed: int = 0,
-        degrade: str | None = None,
-        degradations: Mapping[str, Mapping[str, Any]] | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__()
         if channels not in (1, 3):
             raise UserError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels}")
+        super().__init__(
+            batch_size=batch_size, val_batch_size=1, **kwargs, channels=channels, gray=False
+        )
         self.root, self.val_dir, self.test_dir = root, val_dir, test_dir
         self.channels, self.patch_size, self.stride = channels, patch_size, stride
         self.scales = tuple(scales)
-        self.batch_size, self.num_workers = batch_size, num_workers
-        self.pin_memory = resolve_pin_memory(pin_memory)
-        self.persistent_workers = persistent_workers and num_workers > 0
-        self.datasets: dict[str, Dataset] = {}
-        # data.degrade=old_photo: patches gain a degraded copy (``noisy``) to learn to clean.
-        self.degrade_tf = degradation(degrade, degradations, seed, channels)
-
-    def prepare_data(self) -> None:
-        self.check_layout()
 
     def check_layout(self) -> None:
         """Fail before training when a folder is missing, naming the config key to fix."""
@@ -188,42 +177,17 @@ class DenoiseDataModule(L.LightningDataModule):
         return images
 
     def setup(self, stage: str | None = None) -> None:
+        """The patches only when fitting (cutting them reads and rescales every image)."""
         self.check_layout()
         if stage in (None, "fit") and "train" not in self.datasets:
             patches = PatchDataset(
                 self.load_training_images(), self.patch_size, self.stride, self.scales
             )
-            degraded = self.degrade_tf is not None
-            self.datasets["train"] = (
-                DegradedInputs(patches, self.degrade_tf) if degraded else patches
-            )
+            # data.degrade=old_photo: patches gain a degraded copy (``noisy``) to learn to clean.
+            self.datasets["train"] = self.degraded(patches)
         if "val" not in self.datasets:
             paths = image_folder(self.val_dir, "data.val_dir")
             self.datasets["val"] = WholeImages(paths, self.channels)
         if self.test_dir is not None and "test" not in self.datasets:
             paths = image_folder(self.test_dir, "data.test_dir")
             self.datasets["test"] = WholeImages(paths, self.channels)
-
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.persistent_workers,
-            drop_last=shuffle and len(self.datasets[split]) > batch_size,
-            # reseeds the degradation pipeline in each worker (it keeps its own generator)
-            worker_init_fn=seed_worker
-            if self.degrade_tf is not None and self.num_workers
-            else None,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", 1, shuffle=False)  # whole images of different sizes
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test" if "test" in self.datasets else "val", 1, shuffle=False)

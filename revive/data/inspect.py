@@ -24,7 +24,7 @@ from hydra.utils import instantiate
 
 from revive.color import ColorSpace, batch_rgb, get_color_space
 from revive.config import compose
-from revive.data.module import ImageDataModule
+from revive.data.module import DataModule
 from revive.errors import user_errors
 from revive.io import save_image
 from revive.visual import grid, to_uint8
@@ -67,7 +67,7 @@ def free_name(path: Path) -> Path:
     return candidate
 
 
-def print_counts(name: str, datamodule: ImageDataModule) -> None:
+def print_counts(name: str, datamodule: DataModule) -> None:
     root = getattr(datamodule, "root", None)
     print(f"data={name}" + (f"  root={root}" if root is not None else ""))
     for split, count in datamodule.split_sizes().items():
@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     with user_errors("python -m revive.data.inspect"):  # e.g. data=celba, a missing data.root
         cfg = compose("train", args.overrides, hydra_node=True)
         name = cfg.hydra.runtime.choices.get("data", "data")
-        datamodule: ImageDataModule = instantiate(cfg.data)
+        datamodule: DataModule = instantiate(cfg.data)
         print_counts(name, datamodule)
 
     if args.out is not None and args.out.suffix.lower() != ".png":
