@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from revive.batch import DenoiseBatch, collate
 from revive.color import luma_uint8
 from revive.data.module import resolve_pin_memory
 from revive.data.old_photo import DegradedInputs, degradation
@@ -98,12 +99,12 @@ class PatchDataset(Dataset):
     def __len__(self) -> int:
         return len(self.corners)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> DenoiseBatch:
         i, y, x = self.corners[index]
         patch = self.images[i][y : y + self.patch_size, x : x + self.patch_size]
         if self.augment:
             patch = dihedral(patch, int(torch.randint(8, ()).item()))
-        return {"clean": to_tensor(patch)}
+        return DenoiseBatch(clean=to_tensor(patch))
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -123,8 +124,8 @@ class WholeImages(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"clean": to_tensor(read_clean(self.paths[index], self.channels))}
+    def __getitem__(self, index: int) -> DenoiseBatch:
+        return DenoiseBatch(clean=to_tensor(read_clean(self.paths[index], self.channels)))
 
 
 class DenoiseDataModule(L.LightningDataModule):
@@ -213,6 +214,7 @@ class DenoiseDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,
             drop_last=shuffle and len(self.datasets[split]) > batch_size,
+            collate_fn=collate,
             # reseeds the degradation pipeline in each worker (it keeps its own generator)
             worker_init_fn=seed_worker
             if self.degrade_tf is not None and self.num_workers
