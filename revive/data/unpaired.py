@@ -5,8 +5,8 @@ upstream's ``unaligned`` dataset, and an epoch is as long as the larger side.
 Each side has its own augmentation. A keeps the scans' aspect: the short side is scaled to
 ``a_load_size`` before a random crop (a plain square resize would squash portraits). B gets the
 color sets' resize to ``load_size`` and random crop. Validation and test score the colorizer on
-B's held-out photos, which have color truth. Training batches are
-:class:`~revive.batch.ColorBatch` es with ``scans`` (A) and ``rgb`` (B), uint8 [B,3,H,W];
+B's held-out photos, which have color truth. A training batch is a
+:class:`~revive.batch.ColorBatch` holding ``scans`` (A) and ``rgb`` (B), uint8 [B,3,H,W];
 validation batches hold ``rgb`` only, as every color set yields.
 """
 

@@ -113,7 +113,8 @@ class CycleGAN(ColorizerModule):
     def training_step(self, batch: ColorBatch, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         real_a = self.split(batch.scan_photos())[0]
-        real_b = self.color(*self.split(dataclasses.replace(batch, scans=None, degraded=None)))
+        photos = dataclasses.replace(batch, scans=None, degraded=None)  # B: the photos alone
+        real_b = self.color(*self.split(photos))
         discriminators = (self.discriminator_a, self.discriminator_b)
 
         for net in discriminators:
