@@ -29,7 +29,7 @@ from torch.utils.data import default_collate
 B = TypeVar("B", bound="Batch")
 
 
-@dataclass
+@dataclass(eq=False)  # tensors have no single truth value: a batch equals only itself
 class Batch:
     """What both batch types share: validation, collation, pinning and the batch size."""
 
@@ -80,7 +80,7 @@ def _check(name: str, tensor: torch.Tensor | None, floating: bool, channels: tup
         )
 
 
-@dataclass
+@dataclass(eq=False)
 class ColorBatch(Batch):
     """A colorizer's sample or batch: the clean color photo (the target), and what else the
     loader drew for it. Shapes are [C, H, W] for one sample, [B, C, H, W] for a batch."""
@@ -148,7 +148,7 @@ class ColorBatch(Batch):
         return ColorBatch(rgb=self.scans)
 
 
-@dataclass
+@dataclass(eq=False)
 class DenoiseBatch(Batch):
     """A denoiser's sample or batch: clean images and, when the loader draws it, their noise."""
 
