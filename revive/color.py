@@ -10,19 +10,20 @@ The formulas, each written once:
 - CIE XYZ and L*a*b* with kornia's constants, so that what is revived matches what was trained:
   :func:`gray_ab_to_rgb_pt`.
 
-Batches are dicts. Image datasets yield ``"rgb"`` as uint8 [B,3,H,W]; the Image Colorization
-dataset yields ``"lab"`` as float [B,3,H,W] (L in [0,100], a/b in about [-128,127]) so that its
-stored LAB values reach the network without a lossy round trip through 8-bit RGB.
+A color space reads a :class:`revive.batch.ColorBatch` (the photo as uint8 RGB or as stored
+float LAB, and the degraded scan when the loader drew one) through its views, never its fields'
+forms: :meth:`~revive.batch.ColorBatch.as_rgb`, :meth:`~revive.batch.ColorBatch.as_lab`,
+:meth:`~revive.batch.ColorBatch.input_rgb`.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import cv2
 import kornia.color as kc
 import numpy as np
 import torch
+
+from revive.batch import ColorBatch
 
 # Official pix2pix colorization normalization (models/colorization_model.py).
 L_SCALE, L_SHIFT, AB_SCALE = 50.0, 1.0, 110.0
@@ -126,34 +127,6 @@ def luma_uint8(rgb: np.ndarray) -> np.ndarray:
     return ((rgb.astype(np.uint32) @ weights + (1 << 15)) >> 16).astype(np.uint8)
 
 
-def batch_rgb(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """The batch as float RGB in [0, 1], whatever form the dataset delivered."""
-    if "rgb" in batch:
-        rgb = batch["rgb"]
-        return rgb.float().div_(255.0) if rgb.dtype == torch.uint8 else rgb.float()
-    return kc.lab_to_rgb(batch["lab"].float(), clip=True)
-
-
-def batch_lab(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """The batch as float LAB (L in [0,100])."""
-    if "lab" in batch:
-        return batch["lab"].float()
-    return kc.rgb_to_lab(batch_rgb(batch))
-
-
-def input_batch(batch: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
-    """What a colorizer's input comes from: the ``degraded`` copy when the batch has one
-    (``data.degrade``), else the batch itself; the target always comes from the clean image.
-
-    A one-channel degraded scan is read as the equal-RGB gray, whose LAB L* and 601 luma are
-    the scan's own gray, as when ``predict.py`` revives a gray photo.
-    """
-    if "degraded" not in batch:
-        return batch
-    degraded = batch["degraded"]
-    return {"rgb": degraded.expand(-1, 3, -1, -1) if degraded.shape[1] == 1 else degraded}
-
-
 def luma(rgb: torch.Tensor) -> torch.Tensor:
     """ITU-R 601 gray [B,1,H,W] in [0,1] from RGB [B,3,H,W] in [0,1]."""
     w = rgb.new_tensor(LUMA).view(1, 3, 1, 1)
@@ -197,8 +170,9 @@ class ColorSpace:
     in_channels: int = 1
     out_channels: int
 
-    def split(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(input, target), both in [-1, 1]."""
+    def split(self, batch: ColorBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input, target), both in [-1, 1]: the input from the degraded scan when the batch
+        has one, the target always from the clean photo."""
         raise NotImplementedError
 
     def input_from_gray(self, gray: torch.Tensor) -> torch.Tensor:
@@ -223,9 +197,9 @@ class LabSpace(ColorSpace):
     name, out_channels = "lab", 2
 
     def split(self, batch):
-        lab = batch_lab(batch)
-        light = batch_lab(input_batch(batch))[:, :1] if "degraded" in batch else lab[:, :1]
-        return light / L_SCALE - L_SHIFT, lab[:, 1:] / AB_SCALE
+        lab = batch.as_lab()
+        light = lab if batch.degraded is None else kc.rgb_to_lab(batch.input_rgb())
+        return light[:, :1] / L_SCALE - L_SHIFT, lab[:, 1:] / AB_SCALE
 
     def input_from_gray(self, gray):
         # A gray pixel's L is the L of the equal-RGB color; kornia computes it exactly.
@@ -245,8 +219,8 @@ class RgbSpace(ColorSpace):
     name, out_channels = "rgb", 3
 
     def split(self, batch):
-        rgb = batch_rgb(batch)
-        gray = luma(batch_rgb(input_batch(batch))) if "degraded" in batch else luma(rgb)
+        rgb = batch.as_rgb()
+        gray = luma(rgb if batch.degraded is None else batch.input_rgb())
         return gray * 2 - 1, rgb * 2 - 1
 
     def input_from_gray(self, gray):

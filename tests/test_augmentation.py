@@ -31,7 +31,7 @@ def batches(num_workers: int, seed: int) -> torch.Tensor:
         seed=seed,
     )
     dm.setup()
-    return torch.cat([b["rgb"] for b in dm.train_dataloader()])
+    return torch.cat([b.rgb for b in dm.train_dataloader()])
 
 
 def test_same_seed_same_augmentations_different_seed_different():

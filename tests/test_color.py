@@ -6,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+from revive.batch import ColorBatch
 from revive.color import (
     LabSpace,
     RgbSpace,
@@ -23,7 +24,7 @@ from revive.color import (
 @pytest.fixture
 def rgb_batch():
     torch.manual_seed(0)
-    return {"rgb": torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)}
+    return ColorBatch(rgb=torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8))
 
 
 @pytest.mark.parametrize("space", [LabSpace(), RgbSpace()])
@@ -32,11 +33,11 @@ def test_round_trip_returns_the_image(space, rgb_batch):
     assert x.shape[1] == space.in_channels and y.shape[1] == space.out_channels
     assert x.abs().max() <= 1.0 and y.abs().max() <= 1.0
     back = space.to_rgb(x, y)
-    assert torch.allclose(back * 255, rgb_batch["rgb"].float(), atol=0.05)
+    assert torch.allclose(back * 255, rgb_batch.rgb.float(), atol=0.05)
 
 
 def test_lab_normalization_is_official(rgb_batch):
-    lab = kc.rgb_to_lab(rgb_batch["rgb"].float() / 255)
+    lab = kc.rgb_to_lab(rgb_batch.rgb.float() / 255)
     x, y = LabSpace().split(rgb_batch)
     assert torch.allclose(x, lab[:, :1] / 50 - 1)
     assert torch.allclose(y, lab[:, 1:] / 110)
@@ -46,23 +47,23 @@ def test_lab_batches_pass_through_untouched():
     lab = torch.stack(
         [torch.full((4, 4), 60.0), torch.full((4, 4), 20.0), torch.full((4, 4), -30.0)]
     )
-    x, y = LabSpace().split({"lab": lab[None]})
+    x, y = LabSpace().split(ColorBatch(lab=lab[None]))
     assert torch.allclose(x, torch.full_like(x, 0.2))
     assert torch.allclose(y[0, 0], torch.full((4, 4), 20 / 110))
 
 
 def test_rgb_input_is_the_luma(rgb_batch):
     x, _ = RgbSpace().split(rgb_batch)
-    r, g, b = rgb_batch["rgb"].float().unbind(1)
+    r, g, b = rgb_batch.rgb.float().unbind(1)
     expected = (0.299 * r + 0.587 * g + 0.114 * b) / 255 * 2 - 1
     assert torch.allclose(x[:, 0], expected, atol=1e-5)
 
 
 def test_gray_input_matches_training_input_of_a_gray_photo():
-    gray = torch.rand(1, 1, 8, 8)
+    gray = torch.randint(0, 256, (1, 1, 8, 8), dtype=torch.uint8)
     for space in (LabSpace(), RgbSpace()):
-        x_train, _ = space.split({"rgb": gray.expand(-1, 3, -1, -1)})
-        assert torch.allclose(space.input_from_gray(gray), x_train, atol=1e-4)
+        x_train, _ = space.split(ColorBatch(rgb=gray.expand(-1, 3, -1, -1)))
+        assert torch.allclose(space.input_from_gray(gray.float() / 255), x_train, atol=1e-4)
 
 
 def test_unknown_space_is_named():

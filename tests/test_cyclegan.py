@@ -103,8 +103,8 @@ def test_unpaired_epoch_is_the_larger_side(make_cfg, unpaired):
     data.setup("fit")
     assert len(data.datasets["train"]) == 4 and len(data.datasets["val"]) == 1
     batch = next(iter(data.train_dataloader()))
-    assert batch["a"].shape == batch["rgb"].shape == (1, 3, 32, 32)
-    assert set(next(iter(data.val_dataloader()))) == {"rgb"}
+    assert batch.scans.shape == batch.rgb.shape == (1, 3, 32, 32)
+    assert set(next(iter(data.val_dataloader())).tensors()) == {"rgb"}
 
 
 def test_unpaired_names_the_missing_side(make_cfg, tmp_path, unpaired):

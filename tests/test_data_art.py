@@ -55,7 +55,7 @@ def test_an_epoch_survives_files_that_break_only_when_decoded(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         batches = list(dm.train_dataloader())
     assert len(batches) == len(dm.datasets["train"])
-    assert all(b["rgb"].shape == (1, 3, 64, 64) and b["rgb"].dtype == torch.uint8 for b in batches)
+    assert all(b.rgb.shape == (1, 3, 64, 64) and b.rgb.dtype == torch.uint8 for b in batches)
     assert "truncated.jpg" in caplog.text
 
 

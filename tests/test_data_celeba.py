@@ -31,8 +31,8 @@ def test_batches_are_uint8_rgb_of_the_crop_size(tmp_path):
     train_batch = next(iter(dm.train_dataloader()))
     val_batch = next(iter(dm.val_dataloader()))
     for batch in (train_batch, val_batch):
-        assert batch["rgb"].shape == (2, 3, 64, 64) and batch["rgb"].dtype == torch.uint8
-        assert batch["rgb"].float().std() > 0  # real pictures, not a blank fill
+        assert batch.rgb.shape == (2, 3, 64, 64) and batch.rgb.dtype == torch.uint8
+        assert batch.rgb.float().std() > 0  # real pictures, not a blank fill
 
 
 def test_face_crop_cuts_a_square_around_the_face_centre(tmp_path):

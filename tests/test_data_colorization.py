@@ -32,7 +32,7 @@ def test_decoded_lab_matches_kornia_within_one_unit(tmp_path):
     for split, ds in dm.datasets.items():
         raw = dm.make_dataset(split, None)  # no augmentation: row for row comparable
         for i, row in enumerate(raw.indices):
-            lab = raw[i]["lab"]
+            lab = raw[i].lab
             assert lab.dtype == torch.float32 and lab.shape == (3, 32, 32)
             diff = np.abs(lab.permute(1, 2, 0).numpy() - kornia_lab(photos[row]))
             # OpenCV's 8-bit LAB (how the files were made) is fixed-point: in dark saturated
@@ -41,7 +41,7 @@ def test_decoded_lab_matches_kornia_within_one_unit(tmp_path):
             assert diff.mean() <= 0.3
             seen += 1
         if split != "train":  # the eval transform (a resize to the native size) changes nothing
-            np.testing.assert_allclose(ds[0]["lab"].numpy(), raw[0]["lab"].numpy(), atol=1e-4)
+            np.testing.assert_allclose(ds[0].lab.numpy(), raw[0].lab.numpy(), atol=1e-4)
     assert seen == 10
 
 
@@ -64,7 +64,7 @@ def test_rgb_output_gives_back_the_photos(tmp_path):
     ds = ColorizationDataModule(str(root), output="rgb", **SMALL).make_dataset("train", None)
     photos = colorization_photos(6, 32)
     for i, row in enumerate(ds.indices):
-        rgb = ds[i]["rgb"]
+        rgb = ds[i].rgb
         assert rgb.dtype == torch.uint8 and rgb.shape == (3, 32, 32)
         rgb = rgb.permute(1, 2, 0).numpy().astype(int)
         # Exact (float) inverse of the stored LAB: our conversion adds at most one level ...
@@ -81,7 +81,7 @@ def test_flat_and_nested_ab_folders_hold_the_same_data(tmp_path):
     assert [p.name for p in nested.ab_paths()] == ["ab1.npy", "ab2.npy", "ab3.npy"]
     assert flat.split_sizes() == nested.split_sizes()
     flat_rows, nested_rows = flat.make_dataset("train", None), nested.make_dataset("train", None)
-    np.testing.assert_array_equal(flat_rows[3]["lab"], nested_rows[3]["lab"])
+    np.testing.assert_array_equal(flat_rows[3].lab, nested_rows[3].lab)
 
 
 def test_splits_are_seeded_disjoint_and_complete(tmp_path):
@@ -104,7 +104,7 @@ def test_arrays_are_memory_mapped_and_never_pickled(tmp_path):
     assert isinstance(light, np.memmap) and all(isinstance(a, np.memmap) for a in ab)
     clone = pickle.loads(pickle.dumps(ds))  # what a spawned DataLoader worker receives
     assert len(pickle.dumps(ds)) < 4000 and clone._arrays is None
-    np.testing.assert_array_equal(clone[5]["lab"], ds[5]["lab"])
+    np.testing.assert_array_equal(clone[5].lab, ds[5].lab)
 
 
 def test_augmentation_moves_l_and_ab_together(tmp_path):
@@ -114,8 +114,8 @@ def test_augmentation_moves_l_and_ab_together(tmp_path):
     raw = dm.make_dataset("train", None)
     flips = set()
     for _ in range(20):  # both outcomes appear unless p = 2 ** -19
-        lab = dm.datasets["train"][0]["lab"].numpy()
-        plain = raw[0]["lab"].numpy()
+        lab = dm.datasets["train"][0].lab.numpy()
+        plain = raw[0].lab.numpy()
         same = np.allclose(lab, plain, atol=1e-4)
         mirrored = np.allclose(lab, plain[:, :, ::-1], atol=1e-4)
         assert same or mirrored  # all three channels flipped, or none
@@ -127,7 +127,7 @@ def test_train_batches_after_resize_and_crop_stay_in_range(tmp_path):
     root = make_colorization(tmp_path, n=6, size=32)
     dm = ColorizationDataModule(str(root), **{**SMALL, "load_size": 40, "crop_size": 24})
     dm.setup()
-    lab = next(iter(dm.train_dataloader()))["lab"]
+    lab = next(iter(dm.train_dataloader())).lab
     assert lab.shape == (2, 3, 24, 24) and lab.dtype == torch.float32
     assert lab[:, 0].min() >= 0 and lab[:, 0].max() <= 100
     assert lab[:, 1:].min() >= -128 and lab[:, 1:].max() <= 127
@@ -154,7 +154,7 @@ def test_lab_batches_round_trip_through_the_lab_space(tmp_path):
     lab_space = get_color_space("lab")
     x, y = lab_space.split(batch)
     assert x.shape[1] == 1 and y.shape[1] == 2
-    np.testing.assert_allclose(((x + 1) * 50).numpy(), batch["lab"][:, :1].numpy(), atol=1e-4)
+    np.testing.assert_allclose(((x + 1) * 50).numpy(), batch.lab[:, :1].numpy(), atol=1e-4)
 
 
 @pytest.mark.slow

@@ -26,8 +26,8 @@ def test_every_scan_in_every_subfolder_is_a_val_sample(tmp_path):
     dm = FamilyDataModule(str(make_family(tmp_path)), **SMALL)
     assert dm.split_sizes() == {"val": 4}
     batches = list(dm.val_dataloader())
-    assert [b["rgb"].shape for b in batches] == [(2, 3, 32, 32), (2, 3, 32, 32)]
-    assert all(b["rgb"].dtype == torch.uint8 for b in batches)
+    assert [b.rgb.shape for b in batches] == [(2, 3, 32, 32), (2, 3, 32, 32)]
+    assert all(b.rgb.dtype == torch.uint8 for b in batches)
 
 
 def test_odd_modes_are_read_as_a_person_would_see_them(tmp_path):
@@ -48,7 +48,7 @@ def test_aspect_is_kept_by_a_centre_crop(tmp_path):
     dm.setup("validate")
     ds = dm.datasets["val"]
     index = [p.name for p in ds.paths].index("portrait.png")
-    sample = ds[index]["rgb"]
+    sample = ds[index].rgb
     assert sample.shape == (3, 32, 32)
     # 50x70 -> 32x45, centre 32 rows: the white border (top 5 of 70 rows) is cut away.
     assert (sample < 250).any(dim=0)[:2].any()

@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from revive.batch import ColorBatch
 from revive.color import get_color_space, luma_uint8, luminance_uint8
 from revive.data.fakes import make_art, make_celeba, make_colorization, make_family
 from revive.data.inspect import contact_sheet, main
@@ -116,7 +117,7 @@ def test_the_gray_row_is_what_each_color_space_feeds_the_network():
     colorizer its 601 luma (29)."""
     blue = np.zeros((8, 8, 3), np.uint8)
     blue[..., 2] = 255
-    sample = {"rgb": torch.from_numpy(blue).permute(2, 0, 1).contiguous()}
+    sample = ColorBatch(rgb=torch.from_numpy(blue).permute(2, 0, 1).contiguous())
     expected = {"lab": luminance_uint8(blue)[0, 0], "rgb": luma_uint8(blue)[0, 0]}
     assert (expected["lab"], expected["rgb"]) == (76, 29)
     for name, level in expected.items():

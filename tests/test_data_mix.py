@@ -88,7 +88,7 @@ def test_proportions_through_hydra_and_the_dataloader(make_cfg, roots):
         assert sum(i < n_celeba for i in picked) == 28 and len(picked) == 40
     batches = list(loader)
     assert len(batches) == 10
-    assert all(b["rgb"].shape == (4, 3, 32, 32) and b["rgb"].dtype == torch.uint8 for b in batches)
+    assert all(b.rgb.shape == (4, 3, 32, 32) and b.rgb.dtype == torch.uint8 for b in batches)
 
 
 def test_sources_share_the_mix_settings_and_colorization_yields_rgb(make_cfg, roots):
@@ -101,7 +101,7 @@ def test_sources_share_the_mix_settings_and_colorization_yields_rgb(make_cfg, ro
     assert all(m.crop_size == 32 and m.seed == cfg.seed for m in dm.modules.values())
     for loader in (dm.train_dataloader(), dm.val_dataloader()):
         for batch in loader:
-            assert set(batch) == {"rgb"} and batch["rgb"].shape[1:] == (3, 32, 32)
+            assert set(batch.tensors()) == {"rgb"} and batch.rgb.shape[1:] == (3, 32, 32)
 
 
 def test_bad_mixes_are_explained(make_cfg, roots):

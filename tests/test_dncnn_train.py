@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from revive.batch import DenoiseBatch
 from revive.data.denoise import DenoiseDataModule, PatchDataset, dihedral
 from revive.data.noise import gaussian_noise
 from revive.errors import UserError
@@ -32,7 +33,7 @@ def test_patches_follow_the_papers_grid() -> None:
     """Train400's 180x180 images: 15^2 + 13^2 + 11^2 + 9^2 = 596 patches of 40x40 each."""
     data = PatchDataset([np.zeros((180, 180, 1), np.uint8)] * 2, 40, 10, (1.0, 0.9, 0.8, 0.7))
     assert len(data) == 2 * 596
-    sample = data[len(data) - 1]["clean"]
+    sample = data[len(data) - 1].clean
     assert sample.shape == (1, 40, 40) and sample.dtype == torch.float32
 
 
@@ -49,10 +50,10 @@ def test_datamodule_batches_color_patches_and_whole_images(tmp_path: Path) -> No
     val_dir = write_images(tmp_path / "val", 2, 48, "RGB")
     dm = DenoiseDataModule(str(train_dir), str(val_dir), channels=3, batch_size=4, num_workers=0)
     dm.setup("fit")
-    batch = next(iter(dm.train_dataloader()))["clean"]
+    batch = next(iter(dm.train_dataloader())).clean
     assert batch.shape == (4, 3, 40, 40)
     assert batch.min() >= 0.0 and batch.max() <= 1.0
-    assert next(iter(dm.val_dataloader()))["clean"].shape == (1, 3, 48, 48)
+    assert next(iter(dm.val_dataloader())).clean.shape == (1, 3, 48, 48)
 
 
 def test_datamodule_errors_name_the_config_key(tmp_path: Path) -> None:
@@ -80,7 +81,7 @@ def test_training_loss_is_the_papers() -> None:
     module = DnCNNModule(net={"depth": 3, "features": 4}, sigma=25)
     clean = torch.rand(5, 1, 12, 12)
     torch.manual_seed(3)
-    loss = module.training_step({"clean": clean}, 0)
+    loss = module.training_step(DenoiseBatch(clean), 0)
     torch.manual_seed(3)
     noise = torch.randn_like(clean) * 25 / 255
     expected = ((module.net.residual(clean + noise) - noise) ** 2).sum() / (2 * 5)

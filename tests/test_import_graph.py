@@ -14,6 +14,7 @@ ROOT = Path(revive.__file__).parent
 
 # Lowest first. A module may import its own package and any package on a lower layer.
 LAYERS: list[set[str]] = [
+    {"batch"},  # the batch every dataset yields; color reads it
     {"revive", "errors", "color", "hardware", "visual"},
     {"io", "config", "extras", "safe"},
     {"data", "nets"},

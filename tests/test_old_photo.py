@@ -12,7 +12,8 @@ import torch
 import yaml
 from hydra.utils import instantiate
 
-from revive.color import get_color_space, input_batch, lab_to_rgb_uint8, luminance_uint8
+from revive.batch import Batch, ColorBatch, DenoiseBatch
+from revive.color import get_color_space, lab_to_rgb_uint8, luminance_uint8
 from revive.config import config_dir
 from revive.data.fakes import fake_photos
 from revive.data.old_photo import (
@@ -84,9 +85,9 @@ def test_with_every_step_off_the_gray_scan_is_the_gray_predict_reads():
     image = photo()
     out = apply(NOTHING, image, gray=True)
     assert np.array_equal(out[..., 0], luminance_uint8(image))
-    clean_l = get_color_space("lab").split({"rgb": torch.from_numpy(image).permute(2, 0, 1)[None]})
-    sample = {"rgb": torch.from_numpy(image).permute(2, 0, 1)[None]}
-    sample["degraded"] = torch.from_numpy(out).permute(2, 0, 1)[None]
+    rgb = torch.from_numpy(image).permute(2, 0, 1)[None]
+    clean_l = get_color_space("lab").split(ColorBatch(rgb=rgb))
+    sample = ColorBatch(rgb=rgb, degraded=torch.from_numpy(out).permute(2, 0, 1)[None])
     scan_l, _ = get_color_space("lab").split(sample)
     assert (scan_l - clean_l[0]).abs().max() * 50 < 0.25  # L* units; half a gray level is 0.2
 
@@ -218,57 +219,59 @@ def test_bad_settings_are_refused_with_their_name():
 class Fixed(torch.utils.data.Dataset):
     """Always the same samples, so that the wrapper's effect is all that changes."""
 
-    def __init__(self, key: str, value: torch.Tensor) -> None:
-        self.key, self.value = key, value
+    def __init__(self, sample: Batch) -> None:
+        self.sample = sample
 
     def __len__(self) -> int:
         return 3
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {self.key: self.value.clone()}
+    def __getitem__(self, index: int) -> Batch:
+        return self.sample.map(torch.clone)
 
 
 def test_wrapper_adds_a_degraded_input_and_leaves_the_target():
     rgb = torch.from_numpy(photo().transpose(2, 0, 1).copy())
-    sample = DegradedInputs(Fixed("rgb", rgb), old_photo_pipeline(only("jpeg")))[0]
-    assert torch.equal(sample["rgb"], rgb)
-    assert sample["degraded"].shape == rgb.shape and not torch.equal(sample["degraded"], rgb)
-    gray = DegradedInputs(Fixed("rgb", rgb), old_photo_pipeline(only("jpeg"), gray=True))[0]
-    assert torch.equal(gray["rgb"], rgb) and gray["degraded"].shape == (1, *rgb.shape[1:])
+    photos = Fixed(ColorBatch(rgb=rgb))
+    sample = DegradedInputs(photos, old_photo_pipeline(only("jpeg")))[0]
+    assert torch.equal(sample.rgb, rgb)
+    assert sample.degraded.shape == rgb.shape and not torch.equal(sample.degraded, rgb)
+    gray = DegradedInputs(photos, old_photo_pipeline(only("jpeg"), gray=True))[0]
+    assert torch.equal(gray.rgb, rgb) and gray.degraded.shape == (1, *rgb.shape[1:])
 
 
 def test_lab_samples_are_degraded_from_their_rgb():
     lab = torch.stack([torch.full((8, 8), 60.0), torch.full((8, 8), 20.0), torch.zeros(8, 8)])
-    sample = DegradedInputs(Fixed("lab", lab), old_photo_pipeline(only("cast", yellow=[40, 40])))[0]
-    assert torch.equal(sample["lab"], lab) and sample["degraded"].dtype == torch.uint8
-    assert sample["degraded"][0].float().mean() > sample["degraded"][2].float().mean()  # warmer
-    scan = DegradedInputs(Fixed("lab", lab), old_photo_pipeline(NOTHING, gray=True))[0]
+    photos = Fixed(ColorBatch(lab=lab))
+    sample = DegradedInputs(photos, old_photo_pipeline(only("cast", yellow=[40, 40])))[0]
+    assert torch.equal(sample.lab, lab) and sample.degraded.dtype == torch.uint8
+    assert sample.degraded[0].float().mean() > sample.degraded[2].float().mean()  # warmer
+    scan = DegradedInputs(photos, old_photo_pipeline(NOTHING, gray=True))[0]
     rgb = lab_to_rgb_uint8(lab.permute(1, 2, 0).numpy())
-    assert np.array_equal(scan["degraded"][0].numpy(), luminance_uint8(rgb))
+    assert np.array_equal(scan.degraded[0].numpy(), luminance_uint8(rgb))
 
 
 def test_gray_patches_gain_noisy_copies_for_dncnn():
     clean = torch.from_numpy(photo(40)[..., :1].transpose(2, 0, 1).astype(np.float32) / 255)
     knobs = {**only("grain"), "cast": {"p": 0}}
-    sample = DegradedInputs(Fixed("clean", clean), old_photo_pipeline(knobs, channels=1))[0]
-    assert torch.equal(sample["clean"], clean)
-    assert sample["noisy"].shape == clean.shape and (sample["noisy"] - clean).abs().max() > 0
+    sample = DegradedInputs(Fixed(DenoiseBatch(clean)), old_photo_pipeline(knobs, channels=1))[0]
+    assert torch.equal(sample.clean, clean)
+    assert sample.noisy.shape == clean.shape and (sample.noisy - clean).abs().max() > 0
 
 
 def test_colorizers_take_degraded_luminance_and_clean_targets():
     rgb = torch.from_numpy(photo(32).transpose(2, 0, 1).copy())[None]
     scan = apply(only("fade"), photo(32), gray=True)
     degraded = torch.from_numpy(scan.transpose(2, 0, 1).copy())[None]
-    batch = {"rgb": rgb, "degraded": degraded}
+    batch = ColorBatch(rgb=rgb, degraded=degraded)
     for name in ("lab", "rgb"):
         space = get_color_space(name)
         x, y = space.split(batch)
-        clean_x, clean_y = space.split({"rgb": rgb})
+        clean_x, clean_y = space.split(ColorBatch(rgb=rgb))
         assert torch.equal(y, clean_y) and not torch.equal(x, clean_x)
         # The input is what predict.py makes of this gray scan.
         expected = space.input_from_gray(degraded.float() / 255.0)
         assert (x - expected).abs().max() < 1e-5
-    shown = input_batch(batch)["rgb"]  # the scan as the equal-RGB gray (panels, inspect)
+    shown = batch.input_rgb()  # the scan as the equal-RGB gray (panels, inspect)
     assert shown.shape == rgb.shape and torch.equal(shown[:, 0], shown[:, 2])
 
 
@@ -277,7 +280,7 @@ def test_dncnn_learns_the_loader_s_degradation():
     clean = torch.rand(2, 1, 16, 16)
     noisy = clean + 0.1 * torch.randn_like(clean)
     module.log = lambda *args, **kwargs: None
-    loss = module.training_step({"clean": clean, "noisy": noisy}, 0)
+    loss = module.training_step(DenoiseBatch(clean, noisy), 0)
     expected = ((module.net.residual(noisy) - (noisy - clean)) ** 2).sum() / 4
     assert math.isclose(loss.item(), expected.item(), rel_tol=1e-5)
 
@@ -299,9 +302,9 @@ def test_datamodule_degrades_training_inputs_reproducibly(make_cfg):
         train_set = module.datasets["train"]
         assert module.degrade_tf in list(_transforms(train_set))  # reseeded per worker
         samples.append([train_set[i] for i in range(3)])
-        assert "degraded" not in module.datasets["val"][0]  # validation stays comparable
+        assert module.datasets["val"][0].degraded is None  # validation stays comparable
     for a, b in zip(*samples, strict=True):
-        assert torch.equal(a["degraded"], b["degraded"]) and torch.equal(a["rgb"], b["rgb"])
+        assert torch.equal(a.degraded, b.degraded) and torch.equal(a.rgb, b.rgb)
 
 
 @pytest.mark.slow

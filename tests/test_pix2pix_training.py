@@ -7,6 +7,7 @@ import torch
 from hydra.utils import instantiate
 from PIL import Image
 
+from revive.batch import ColorBatch
 from revive.errors import UserError
 from revive.models.pix2pix import Pix2Pix
 from revive.training.run import train
@@ -38,7 +39,7 @@ def test_every_combination_composes_and_instantiates(make_cfg, tmp_path, space, 
     assert cfg.trainer.max_epochs == 200
     datamodule.setup()
     batch = next(iter(datamodule.train_dataloader()))
-    assert batch["rgb"].shape == (1, 3, 256, 256) and batch["rgb"].dtype == torch.uint8
+    assert batch.rgb.shape == (1, 3, 256, 256) and batch.rgb.dtype == torch.uint8
 
 
 @pytest.mark.slow
@@ -124,7 +125,7 @@ def test_d_step_then_g_step_updates_both(make_cfg):
     model.optimizers = lambda: (opt_g, opt_d)
     model.manual_backward = lambda loss: loss.backward()
     model.log_dict = lambda *a, **k: None
-    batch = {"rgb": torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)}
+    batch = ColorBatch(rgb=torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8))
     model.training_step(batch, 0)
     assert any(
         not torch.equal(a, b) for a, b in zip(before_g, model.generator.parameters(), strict=True)
@@ -192,7 +193,9 @@ def test_validation_metrics_are_fp32_under_bf16_autocast():
 
     model = Pix2Pix(generator={"ngf": 8, "num_downs": 6}, discriminator={"ndf": 8}).eval()
     model.log_dict = lambda *a, **k: None
-    batch = {"rgb": torch.from_numpy(load_sample("astronaut")[:128, :128]).permute(2, 0, 1)[None]}
+    batch = ColorBatch(
+        rgb=torch.from_numpy(load_sample("astronaut")[:128, :128]).permute(2, 0, 1)[None]
+    )
     _, y = model.split(batch)
     model.generator = FixedOutput(
         y + 0.01 * torch.randn(y.shape, generator=torch.Generator().manual_seed(0))
@@ -217,7 +220,7 @@ def test_validation_scores_the_gray_floor_whatever_the_weights(space):
     import kornia.color as kc
 
     rgb = torch.randint(0, 256, (2, 3, 32, 32), generator=torch.Generator().manual_seed(1))
-    batch = {"rgb": rgb.to(torch.uint8)}
+    batch = ColorBatch(rgb=rgb.to(torch.uint8))
     floors = []
     for seed in (0, 1):
         torch.manual_seed(seed)

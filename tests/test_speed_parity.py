@@ -22,6 +22,7 @@ import torch
 from hydra.utils import instantiate
 
 from revive import hardware
+from revive.batch import ColorBatch
 from revive.bench.pix2pix import OfficialStep
 from revive.models.pix2pix import Pix2Pix
 from revive.training import trainer as trainer_module
@@ -32,9 +33,11 @@ TINY_NETS = {"generator": {"ngf": 8, "num_downs": 6}, "discriminator": {"ndf": 8
 TINY = TINY_PIX2PIX  # the Hydra overrides that build TINY_NETS
 
 
-def rgb_batch(n: int = 2, size: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
+def rgb_batch(n: int = 2, size: int = 64, seed: int = 0) -> ColorBatch:
     rng = torch.Generator().manual_seed(seed)
-    return {"rgb": torch.randint(0, 256, (n, 3, size, size), generator=rng, dtype=torch.uint8)}
+    return ColorBatch(
+        rgb=torch.randint(0, 256, (n, 3, size, size), generator=rng, dtype=torch.uint8)
+    )
 
 
 def run_module_step(model: Pix2Pix, batch, seed: int = 1) -> None:

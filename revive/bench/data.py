@@ -91,11 +91,11 @@ def measure_loader(
         batch = next(loader)
     clock.stop()
     del loader  # joins the worker, so that its peak RSS is counted below
-    key = "rgb" if "rgb" in batch else "lab"
-    degraded = " + degraded input" if "degraded" in batch else ""
+    key = "rgb" if batch.rgb is not None else "lab"
+    degraded = " + degraded input" if batch.degraded is not None else ""
     return {
         "samples_per_s": steps * batch_size / clock.seconds,
-        "sample": f"{key} {list(batch[key].shape[1:])}{degraded}",
+        "sample": f"{key} {list(batch.photo.shape[1:])}{degraded}",
         "worker_peak_rss_mb": round(peak_rss_mb(children=True), 1),
     }
 

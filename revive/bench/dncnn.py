@@ -18,6 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from revive.batch import DenoiseBatch
 from revive.bench.common import default_device, paired_fields, run_in_turns, timed_steps
 from revive.bench.fit import optimizer_name, time_fit, training_config
 from revive.nets.dncnn import DnCNN
@@ -29,20 +30,23 @@ SIGMA = 25.0
 TILE = 512
 
 
-def patch_batches(count: int, batch_size: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
+def patch_batches(count: int, batch_size: int, seed: int = 0) -> list[DenoiseBatch]:
     """Clean gray patches in [0, 1], as the denoising DataModule yields them."""
     rng = torch.Generator().manual_seed(seed)
-    return [{"clean": torch.rand(batch_size, 1, PATCH, PATCH, generator=rng)} for _ in range(count)]
+    return [
+        DenoiseBatch(clean=torch.rand(batch_size, 1, PATCH, PATCH, generator=rng))
+        for _ in range(count)
+    ]
 
 
-def plain_step(device: torch.device) -> Callable[[dict], Any]:
-    """cszn's DnCNN training step, plain eager fp32, on a batch dict of clean patches."""
+def plain_step(device: torch.device) -> Callable[[DenoiseBatch], Any]:
+    """cszn's DnCNN training step, plain eager fp32, on a batch of clean patches."""
     torch.manual_seed(0)
     net = DnCNN().to(device).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
 
-    def step(batch: dict[str, torch.Tensor]) -> None:
-        clean = batch["clean"].to(device)
+    def step(batch: DenoiseBatch) -> None:
+        clean = batch.clean.to(device)
         noise = torch.randn_like(clean) * (SIGMA / 255.0)
         loss = F.mse_loss(net(clean + noise), noise, reduction="sum") / (2 * clean.shape[0])
         optimizer.zero_grad()

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from revive.batch import ColorBatch
 from revive.bench.common import (
     default_device,
     paired_fields,
@@ -45,12 +46,14 @@ CROP = 256
 TARGET = "revive.bench.pix2pix"
 
 
-def random_batches(count: int, batch_size: int, size: int = CROP, seed: int = 0) -> list[dict]:
+def random_batches(
+    count: int, batch_size: int, size: int = CROP, seed: int = 0
+) -> list[ColorBatch]:
     """``count`` batches of random uint8 RGB crops, as a colorization DataLoader yields them."""
     rng = torch.Generator().manual_seed(seed)
     shape = (batch_size, 3, size, size)
     return [
-        {"rgb": torch.randint(0, 256, shape, generator=rng, dtype=torch.uint8)}
+        ColorBatch(rgb=torch.randint(0, 256, shape, generator=rng, dtype=torch.uint8))
         for _ in range(count)
     ]
 
@@ -113,12 +116,12 @@ def official_nets(seed: int = 0) -> tuple[UnetGenerator, PatchDiscriminator]:
     return generator, discriminator
 
 
-def official_baseline(device: torch.device, seed: int = 0) -> Callable[[dict], Any]:
-    """The baseline step on a batch dict: RGB -> LAB on the device, then :class:`OfficialStep`."""
+def official_baseline(device: torch.device, seed: int = 0) -> Callable[[ColorBatch], Any]:
+    """The baseline step on a batch: RGB -> LAB on the device, then :class:`OfficialStep`."""
     generator, discriminator = official_nets(seed)
     step = OfficialStep(generator.to(device).train(), discriminator.to(device).train())
     space = LabSpace()
-    return lambda batch: step(*space.split({"rgb": batch["rgb"].to(device)}))
+    return lambda batch: step(*space.split(ColorBatch(rgb=batch.rgb.to(device))))
 
 
 def pix2pix_step_gflop(size: int = 256) -> float:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from revive.batch import ColorBatch
 from revive.data.module import ImageDataModule
 from revive.errors import UserError
 
@@ -61,10 +62,10 @@ def _count(n: int, fraction: float) -> int:
 class LabArrays(Dataset):
     """Rows of the memory-mapped L and ab arrays, augmented jointly.
 
-    Yields ``{"lab": float32 [3,H,W]}`` decoded exactly from the stored encoding, or with
-    ``output="rgb"`` ``{"rgb": uint8 [3,H,W]}`` (OpenCV's inverse of its encoding) so that the set
-    can share batches with RGB datasets in a mix. The arrays are opened lazily in each worker
-    and never pickled.
+    Yields :class:`~revive.batch.ColorBatch` samples whose ``lab`` (float32 [3,H,W]) is decoded
+    exactly from the stored encoding, or with ``output="rgb"`` whose ``rgb`` (uint8 [3,H,W]) is
+    OpenCV's inverse of its encoding, so that the set can share batches with RGB datasets in a
+    mix. The arrays are opened lazily in each worker and never pickled.
     """
 
     def __init__(
@@ -105,18 +106,18 @@ class LabArrays(Dataset):
         chunk = bisect.bisect_right(starts, row) - 1
         return np.dstack([light[row], ab[chunk][row - starts[chunk]]])
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> ColorBatch:
         lab8 = self.encoded(index)
         if self.output == "rgb":
             rgb = cv2.cvtColor(lab8, cv2.COLOR_LAB2RGB)
             if self.transform is not None:
                 rgb = self.transform(image=rgb)["image"]
-            return {"rgb": torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))}
+            return ColorBatch(rgb=torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))))
         lab = decode_lab(lab8)
         if self.transform is not None:
             # Geometric steps on float LAB: L and ab move together, and nothing is re-quantized.
             lab = self.transform(image=lab)["image"]
-        return {"lab": lab_tensor(lab)}
+        return ColorBatch(lab=lab_tensor(lab))
 
 
 class ColorizationDataModule(ImageDataModule):

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from revive.batch import DenoiseBatch
 from revive.color import luma_uint8
 from revive.data.module import DataModule
 from revive.errors import UserError
@@ -95,12 +96,12 @@ class PatchDataset(Dataset):
     def __len__(self) -> int:
         return len(self.corners)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> DenoiseBatch:
         i, y, x = self.corners[index]
         patch = self.images[i][y : y + self.patch_size, x : x + self.patch_size]
         if self.augment:
             patch = dihedral(patch, int(torch.randint(8, ()).item()))
-        return {"clean": to_tensor(patch)}
+        return DenoiseBatch(clean=to_tensor(patch))
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -120,8 +121,8 @@ class WholeImages(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"clean": to_tensor(read_clean(self.paths[index], self.channels))}
+    def __getitem__(self, index: int) -> DenoiseBatch:
+        return DenoiseBatch(clean=to_tensor(read_clean(self.paths[index], self.channels)))
 
 
 class DenoiseDataModule(DataModule):

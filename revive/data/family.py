@@ -7,9 +7,10 @@ Most are gray or sepia, so there is no color truth to learn from. The set serves
 - reference-free evaluation (colorfulness of the colorized scans);
 - denoising patches: point ``data=denoise`` (``data.root``) at the same folder.
 
-Batches are ``{"rgb": uint8 [3,H,W]}`` of the scan as read (EXIF-rotated, 16-bit scaled, alpha
-flattened); colorizers take its luminance, so a sepia tone does not leak into their input.
-Training a colorizer on it is refused with an explanation rather than faking targets.
+A sample is a :class:`~revive.batch.ColorBatch` whose ``rgb`` (uint8 [3,H,W]) is the scan as
+read (EXIF-rotated, 16-bit scaled, alpha flattened); colorizers take its luminance, so a sepia
+tone does not leak into their input. Training a colorizer on it is refused with an explanation
+rather than faking targets.
 """
 
 from __future__ import annotations

@@ -12,14 +12,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from revive.batch import ColorBatch
 from revive.io import ImageReadError, read_rgb
 
 log = logging.getLogger(__name__)
 
 
-def to_sample(rgb: np.ndarray) -> dict[str, torch.Tensor]:
-    """uint8 HWC array -> the batch dict every colorization dataset yields."""
-    return {"rgb": torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))}
+def to_sample(rgb: np.ndarray) -> ColorBatch:
+    """uint8 HWC array -> the sample every colorization dataset yields."""
+    return ColorBatch(rgb=torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))))
 
 
 class ImageFiles(Dataset):
@@ -44,7 +45,7 @@ class ImageFiles(Dataset):
         """Decode one image (before augmentation); subclasses may crop or convert here."""
         return read_rgb(self.paths[index])
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> ColorBatch:
         rng = random.Random(index)
         for _ in range(self.max_retries):
             if index not in self.bad:
@@ -73,6 +74,6 @@ class RepeatedImages(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> ColorBatch:
         image = self.images[index % len(self.images)]
         return to_sample(self.transform(image=image)["image"])

@@ -13,6 +13,7 @@ color target, its clean input, and the degraded gray scan the network is given i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -22,7 +23,8 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 
-from revive.color import ColorSpace, batch_rgb, get_color_space
+from revive.batch import ColorBatch, collate
+from revive.color import ColorSpace, get_color_space
 from revive.config import compose
 from revive.data.module import DataModule
 from revive.errors import user_errors
@@ -30,21 +32,19 @@ from revive.io import save_image
 from revive.visual import grid, to_uint8
 
 
-def contact_sheet(
-    samples: Sequence[dict[str, torch.Tensor]], space: ColorSpace, columns: int = 8
-) -> np.ndarray:
+def contact_sheet(samples: Sequence[ColorBatch], space: ColorSpace, columns: int = 8) -> np.ndarray:
     """Rows of color samples, each followed by a row of the network's input for them in
     ``space`` (LAB: the gray of their L*; RGB: their luma), and by a row of the degraded inputs
     when the samples carry them (``data.degrade``)."""
-    batches = [{k: v[None] for k, v in s.items()} for s in samples]
-    rgb = torch.stack([batch_rgb(b)[0] for b in batches])
+    batches = [collate([s]) for s in samples]
+    rgb = torch.stack([b.as_rgb()[0] for b in batches])
 
-    def seen(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def seen(batch: ColorBatch) -> torch.Tensor:
         return space.gray_rgb(space.split(batch)[0])[0]
 
-    clean = [{k: v for k, v in b.items() if k != "degraded"} for b in batches]
+    clean = [dataclasses.replace(b, degraded=None) for b in batches]
     shown = [rgb, torch.stack([seen(b) for b in clean])]
-    if all("degraded" in s for s in samples):
+    if all(s.degraded is not None for s in samples):
         shown.append(torch.stack([seen(b) for b in batches]))
     rows = []
     for start in range(0, len(samples), columns):
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     else:
         out = args.out
     save_image(contact_sheet(samples, get_color_space(cfg.color_space.name), args.columns), out)
-    rows = "gray and degraded gray" if "degraded" in samples[0] else "gray"
+    rows = "gray and degraded gray" if samples[0].degraded is not None else "gray"
     print(f"wrote {out} ({len(samples)} {split} samples after augmentation, {rows} below color)")
     return out
 

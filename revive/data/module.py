@@ -17,6 +17,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from revive.batch import collate
 from revive.data.old_photo import DegradedInputs, degradation
 from revive.data.transforms import eval_transform, seed_worker, train_transform
 from revive.errors import UserError
@@ -99,6 +100,7 @@ class DataModule(L.LightningDataModule):
             # reseeds the augmentation and degradation pipelines (each keeps its own generator)
             worker_init_fn=seed_worker if self.num_workers > 0 else None,
             drop_last=split == "train" and per_epoch > self.batch_size,
+            collate_fn=collate,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -19,6 +19,7 @@ above 200 degraded 256x256 samples/s (``python -m revive.bench data_old_photo``)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from revive.batch import ColorBatch, DenoiseBatch
 from revive.color import lab_to_rgb_uint8, luminance_uint8
 
 DEGRADES = ("old_photo",)
@@ -348,10 +350,11 @@ def degradation(
 class DegradedInputs(Dataset):
     """A dataset whose samples gain a degraded copy of their image; the clean one is untouched.
 
-    ``rgb`` (uint8) or ``lab`` (float) samples gain ``degraded``, uint8 [C, H, W]: the
-    colorizer's input is taken from it, its target from the clean image. With a ``gray``
-    pipeline (:func:`old_photo_pipeline`) C is 1: the degraded gray scan itself. Denoising patches
-    (``clean``, float in [0, 1]) gain ``noisy`` of the same form.
+    A :class:`~revive.batch.ColorBatch` gains ``degraded``, uint8 [C, H, W]: the colorizer's
+    input is taken from it, its target from the clean photo. With a ``gray`` pipeline
+    (:func:`old_photo_pipeline`) C is 1: the degraded gray scan itself. A
+    :class:`~revive.batch.DenoiseBatch` (``clean``, float in [0, 1]) gains ``noisy`` of the
+    same form.
     """
 
     def __init__(self, dataset: Dataset, transform: A.Compose) -> None:
@@ -360,17 +363,17 @@ class DegradedInputs(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        sample = dict(self.dataset[index])
-        if "clean" in sample:
-            clean = (sample["clean"].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+    def __getitem__(self, index: int) -> ColorBatch | DenoiseBatch:
+        sample = self.dataset[index]
+        if isinstance(sample, DenoiseBatch):
+            clean = (sample.clean.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
             noisy = self.transform(image=clean)["image"].reshape(clean.shape)
-            sample["noisy"] = torch.from_numpy(noisy.transpose(2, 0, 1).astype(np.float32) / 255.0)
-            return sample
-        if "rgb" in sample:
-            image = cv2.merge(list(sample["rgb"].numpy()))  # CHW -> HWC, 15x numpy's copy
+            noisy = torch.from_numpy(noisy.transpose(2, 0, 1).astype(np.float32) / 255.0)
+            return dataclasses.replace(sample, noisy=noisy)
+        if sample.rgb is not None:
+            image = cv2.merge(list(sample.rgb.numpy()))  # CHW -> HWC, 15x numpy's copy
         else:
-            image = lab_to_rgb_uint8(sample["lab"].permute(1, 2, 0).numpy())
+            image = lab_to_rgb_uint8(sample.photo.permute(1, 2, 0).numpy())
         degraded = self.transform(image=image)["image"]
-        sample["degraded"] = torch.from_numpy(np.ascontiguousarray(degraded.transpose(2, 0, 1)))
-        return sample
+        degraded = torch.from_numpy(np.ascontiguousarray(degraded.transpose(2, 0, 1)))
+        return dataclasses.replace(sample, degraded=degraded)

@@ -5,21 +5,23 @@ upstream's ``unaligned`` dataset, and an epoch is as long as the larger side.
 Each side has its own augmentation. A keeps the scans' aspect: the short side is scaled to
 ``a_load_size`` before a random crop (a plain square resize would squash portraits). B gets the
 color sets' resize to ``load_size`` and random crop. Validation and test score the colorizer on
-B's held-out photos, which have color truth. Training batches are ``{"a": scans, "rgb": color
-photos}``, uint8 [B,3,H,W]; validation batches ``{"rgb": ...}`` as every color set yields.
+B's held-out photos, which have color truth. A training batch is a
+:class:`~revive.batch.ColorBatch` holding ``scans`` (A) and ``rgb`` (B), uint8 [B,3,H,W];
+validation batches hold ``rgb`` only, as every color set yields.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 from typing import Any
 
 import albumentations as A
 import cv2
-import torch
 from torch.utils.data import Dataset
 
+from revive.batch import ColorBatch
 from revive.data.art import ReducedImageFiles
 from revive.data.folder import FolderDataModule
 from revive.io import IMAGE_EXTENSIONS, list_images
@@ -47,10 +49,10 @@ class UnpairedImages(Dataset):
     def __len__(self) -> int:
         return max(len(self.a), len(self.b))
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        scan = self.a[index % len(self.a)]["rgb"]
-        photo = self.b[random.randrange(len(self.b))]["rgb"]
-        return {"a": scan, "rgb": photo}
+    def __getitem__(self, index: int) -> ColorBatch:
+        scan = self.a[index % len(self.a)].rgb
+        photo = self.b[random.randrange(len(self.b))]
+        return dataclasses.replace(photo, scans=scan)
 
 
 class UnpairedDataModule(FolderDataModule):

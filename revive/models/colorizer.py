@@ -17,6 +17,7 @@ import torch
 from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics.image import PeakSignalNoiseRatio
 
+from revive.batch import ColorBatch
 from revive.color import ColorSpace, get_color_space
 from revive.evaluation.metrics import ColorfulnessGap, restoration_metrics
 from revive.models.schedules import linear_decay
@@ -124,14 +125,13 @@ class ColorizerModule(L.LightningModule):
         for scheduler in self.lr_schedulers():
             scheduler.step()
 
-    def split(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def split(self, batch: ColorBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(input, target) of a batch in the networks' memory format.
 
         The color conversion runs in fp32 even under autocast: in bf16 it would round the
         inputs and targets themselves (L and ab to ~3 significant digits).
         """
-        device = next(iter(batch.values())).device
-        with torch.autocast(device_type=device.type, enabled=False):
+        with torch.autocast(device_type=batch.photo.device.type, enabled=False):
             x, y = self.space.split(batch)
         return x.contiguous(memory_format=self.memory_format), y.contiguous(
             memory_format=self.memory_format
@@ -149,7 +149,7 @@ class ColorizerModule(L.LightningModule):
                 )
 
     # -- evaluation -----------------------------------------------------------------------------
-    def _evaluate(self, batch, metrics, color, stage: str) -> None:
+    def _evaluate(self, batch: ColorBatch, metrics, color, stage: str) -> None:
         x, y = self.split(batch)
         fake = self.scoring_generator(x)
         # Score in fp32 outside autocast: under bf16 the SSIM's Gaussian convolutions and the

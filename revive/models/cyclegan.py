@@ -14,12 +14,13 @@ color never have them (1 vs 3 channels), so ``lambda_identity`` must stay 0 here
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
 
+from revive.batch import ColorBatch
 from revive.models.colorizer import (
     ColorizerModule,
     OptimizerFactory,
@@ -109,10 +110,11 @@ class CycleGAN(ColorizerModule):
         """Upstream's ``backward_D_basic``: half the sum of the real and the (pooled) fake loss."""
         return 0.5 * (self.gan.d_real(net(real)) + self.gan.d_fake(net(fake.detach())))
 
-    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+    def training_step(self, batch: ColorBatch, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
-        real_a = self.split({"rgb": batch["a"]})[0]
-        real_b = self.color(*self.split({"rgb": batch["rgb"]}))
+        real_a = self.split(batch.scan_photos())[0]
+        photos = dataclasses.replace(batch, scans=None, degraded=None)  # B: the photos alone
+        real_b = self.color(*self.split(photos))
         discriminators = (self.discriminator_a, self.discriminator_b)
 
         for net in discriminators:

@@ -14,6 +14,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from revive.batch import DenoiseBatch
 from revive.data.noise import gaussian_noise, quantize, sample_sigmas
 from revive.evaluation.metrics import restoration_metrics
 from revive.nets.dncnn import DnCNN
@@ -69,10 +70,10 @@ class DnCNNModule(L.LightningModule):
         low, high = self.hparams.sigma_range
         return sample_sigmas(clean.shape[0], low, high, clean.device)
 
-    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        clean = batch["clean"]
-        if "noisy" in batch:  # data.degrade=old_photo: grain, noise and JPEG drawn by the loader
-            noise = batch["noisy"] - clean
+    def training_step(self, batch: DenoiseBatch, batch_idx: int) -> torch.Tensor:
+        clean = batch.clean
+        if batch.noisy is not None:  # data.degrade=old_photo: grain, noise, JPEG from the loader
+            noise = batch.noisy - clean
         else:
             noise = gaussian_noise(clean, self.training_sigmas(clean))
         residual = self.net.residual(clean + noise)
@@ -88,8 +89,8 @@ class DnCNNModule(L.LightningModule):
         }
 
     # -- evaluation -----------------------------------------------------------------------------
-    def _evaluate(self, batch, batch_idx: int, metrics, stage: str) -> None:
-        clean = batch["clean"]
+    def _evaluate(self, batch: DenoiseBatch, batch_idx: int, metrics, stage: str) -> None:
+        clean = batch.clean
         # The same noise for image i in every epoch, so that val/psnr curves compare.
         generator = torch.Generator(clean.device).manual_seed(batch_idx)
         noisy = clean + gaussian_noise(clean, float(self.hparams.val_sigma), generator)

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from revive.batch import ColorBatch, collate
 from revive.models.chroma_loss import RebalancedChromaLoss, bin_histogram
 from revive.models.colorizer import (
     ColorizerModule,
@@ -204,7 +205,7 @@ class Pix2Pix(ColorizerModule):
             total = total + self.lambda_classify * terms["train/g_classify"]
         return total, terms
 
-    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+    def training_step(self, batch: ColorBatch, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         x, y = self.split(batch)
         fake, logits, phase = self.generate(x)
@@ -260,9 +261,7 @@ class Pix2Pix(ColorizerModule):
         counts = torch.zeros(self.generator.num_bins)
         centers = self.generator.centers.cpu()
         for start in range(0, len(picks), 32):
-            samples = [dataset[i] for i in picks[start : start + 32]]
-            batch = {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
-            _, y = self.space.split(batch)
+            _, y = self.space.split(collate([dataset[i] for i in picks[start : start + 32]]))
             ab = y.permute(0, 2, 3, 1).reshape(-1, 2) * 110.0
             counts += bin_histogram(ab, centers)
         log.info(

@@ -10,11 +10,11 @@ estimate E[D(real)] - E[D(fake)] as ``train/wasserstein``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import torch
 
+from revive.batch import ColorBatch
 from revive.models.losses import GANLoss, gradient_penalty
 from revive.models.pix2pix import Pix2Pix
 
@@ -57,7 +57,7 @@ class Pix2PixWGANGP(Pix2Pix):
         penalty = gradient_penalty(self.discriminator, real_pair, fake_pair)
         return -wasserstein + self.gan.gp_weight * penalty, wasserstein, penalty
 
-    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+    def training_step(self, batch: ColorBatch, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         x, y = self.split(batch)
         generator_turn = (self.critic_steps + 1) % self.n_critic == 0

@@ -197,7 +197,7 @@ class Throughput(L.Callback):
         if self._start is None:  # the first batch pays for worker start-up: timing starts after it
             self._start = self._epoch_start = now
             return
-        size = _batch_size(batch)
+        size = len(batch)  # a revive.batch type: its images
         self._images += size
         self._epoch_images += size
         if (batch_idx + 1) % self.every_n_steps == 0:
@@ -217,11 +217,3 @@ class Throughput(L.Callback):
             f"{rate:.1f} images/s",
             flush=True,
         )
-
-
-def _batch_size(batch: Any) -> int:
-    """Samples in a batch: a dict or a sequence of tensors (first entry), or a tensor."""
-    first = next(iter(batch.values())) if isinstance(batch, dict) else batch
-    if isinstance(first, (list, tuple)):
-        first = first[0]
-    return len(first)
