@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,53 +24,40 @@ import torch.nn.functional as F
 from revive.models.colorizer import (
     ColorizerModule,
     GANLosses,
-    OptimizerFactory,
     build_generator,
     gan_losses,
 )
 from revive.models.image_pool import ImagePool
 from revive.models.losses import GANLoss
 from revive.nets import init_weights
-from revive.nets.build import NetSpec, build_net
+from revive.nets.build import build_net
 
 
 class CycleGAN(ColorizerModule):
-    """Two generators, two discriminators, cycle losses lambda_a and lambda_b, image pools."""
+    """Two generators, two discriminators, cycle losses lambda_a and lambda_b, image pools.
+
+    ``shared``: :class:`ColorizerModule`'s arguments (the networks' configs, the optimizers, the
+    epochs, ``num_panels``)."""
 
     default_generator = "revive.nets.resnet.ResnetGenerator"
 
     def __init__(
         self,
         color_space: str = "lab",
-        generator: NetSpec = None,
-        discriminator: NetSpec = None,
         gan_mode: str = "lsgan",
         lambda_a: float = 10.0,
         lambda_b: float = 10.0,
         lambda_identity: float = 0.0,
         pool_size: int = 50,
-        optimizer_g: OptimizerFactory | None = None,
-        optimizer_d: OptimizerFactory | None = None,
-        n_epochs: int = 100,
-        n_epochs_decay: int = 100,
         init_gain: float = 0.02,
-        num_panels: int = 4,
+        **shared: Any,
     ) -> None:
         if lambda_identity:
             raise ValueError(
                 "model.lambda_identity must be 0: the identity loss G_A(b) ~ b needs the same "
                 "channel count in both domains, and gray (1) -> color (3) has not"
             )
-        super().__init__(
-            color_space,
-            generator,
-            discriminator,
-            optimizer_g,
-            optimizer_d,
-            n_epochs,
-            n_epochs_decay,
-            num_panels,
-        )
+        super().__init__(color_space, **shared)
         gray, color = self.space.in_channels, self.color_channels
         g_cfg, d_cfg = self.hparams["generator"], self.hparams["discriminator"]
         self.generator_b = build_generator(g_cfg, input_nc=color, output_nc=gray)

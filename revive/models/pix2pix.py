@@ -23,13 +23,12 @@ from revive.models.chroma_loss import RebalancedChromaLoss, bin_histogram
 from revive.models.colorizer import (
     ColorizerModule,
     GANLosses,
-    OptimizerFactory,
     build_generator,
     gan_losses,
 )
 from revive.models.losses import GANLoss, gradient_penalty
 from revive.nets import init_weights
-from revive.nets.build import NetSpec, build_net
+from revive.nets.build import build_net
 from revive.nets.chroma_classifier import ChromaClassifier
 
 log = logging.getLogger(__name__)
@@ -45,21 +44,17 @@ CLASSIFY_DEFAULTS = {"features": 32, "temperature": 0.38, "mix": 0.5, "sigma": 5
 
 class Pix2Pix(ColorizerModule):
     """Conditional GAN colorizer: GAN + lambda * L1. The networks come from their configs
-    (``model/generator``, ``model/discriminator``): by default the official U-Net and PatchGAN."""
+    (``model/generator``, ``model/discriminator``): by default the official U-Net and PatchGAN.
+
+    ``shared``: :class:`ColorizerModule`'s arguments (the networks' configs, the optimizers, the
+    epochs, ``num_panels``)."""
 
     def __init__(
         self,
         color_space: str = "lab",
-        generator: NetSpec = None,
-        discriminator: NetSpec = None,
         gan_mode: str = "vanilla",
         lambda_l1: float = 100.0,
-        optimizer_g: OptimizerFactory | None = None,
-        optimizer_d: OptimizerFactory | None = None,
-        n_epochs: int = 100,
-        n_epochs_decay: int = 100,
         init_gain: float = 0.02,
-        num_panels: int = 4,
         channels_last: bool = False,
         compile: bool = False,
         freeze_encoder_epochs: int = 0,
@@ -69,6 +64,7 @@ class Pix2Pix(ColorizerModule):
         classify: Mapping[str, Any] | None = None,
         ema_decay: float = 0.0,
         gan_start_epoch: int = 0,
+        **shared: Any,
     ) -> None:
         if gan_mode == "wgangp" and type(self) is Pix2Pix:
             raise ValueError(
@@ -81,16 +77,7 @@ class Pix2Pix(ColorizerModule):
             raise ValueError(f"model.color_loss must be one of {COLOR_LOSSES}, not {color_loss!r}")
         if color_loss == "classify" and get_color_space(color_space).name != "lab":
             raise ValueError("model.color_loss=classify predicts a*b* bins: use color_space=lab")
-        super().__init__(
-            color_space,
-            generator,
-            discriminator,
-            optimizer_g,
-            optimizer_d,
-            n_epochs,
-            n_epochs_decay,
-            num_panels,
-        )
+        super().__init__(color_space, **shared)
         if freeze_encoder_epochs and not hasattr(self.generator, "encoder"):
             raise ValueError(
                 "model.freeze_encoder_epochs needs a generator with a pretrained encoder "
