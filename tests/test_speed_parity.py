@@ -24,6 +24,7 @@ from hydra.utils import instantiate
 from revive import hardware
 from revive.batch import ColorBatch
 from revive.bench.pix2pix import OfficialStep
+from revive.models.defaults import configured
 from revive.models.pix2pix import Pix2Pix
 from revive.training import trainer as trainer_module
 from revive.training.run import train
@@ -66,8 +67,9 @@ def assert_same_state(ours: torch.nn.Module, theirs: torch.nn.Module, **toleranc
 
 
 def test_step_with_speed_options_off_matches_the_official_step():
+    unfused = configured("model/optimizer/official_adam", fused=False)  # the for-loop Adam
     torch.manual_seed(0)
-    model = Pix2Pix(**TINY_NETS)
+    model = Pix2Pix(**TINY_NETS, optimizer_g=unfused, optimizer_d=unfused)
     batch = rgb_batch()
     before = copy.deepcopy(model.generator.state_dict())
     net_g, net_d = run_official_step(model, batch)
@@ -79,9 +81,8 @@ def test_step_with_speed_options_off_matches_the_official_step():
 
 
 def test_channels_last_and_fused_adam_compute_the_same_step():
-    fused = functools.partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999), fused=True)
     torch.manual_seed(0)
-    model = Pix2Pix(**TINY_NETS, channels_last=True, optimizer_g=fused, optimizer_d=fused)
+    model = Pix2Pix(**TINY_NETS, channels_last=True)  # the default optimizers: fused Adam
     assert model.generator.model.model[0].weight.is_contiguous(memory_format=torch.channels_last)
     batch = rgb_batch()
     net_g, net_d = run_official_step(model, batch)

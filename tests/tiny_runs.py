@@ -183,7 +183,7 @@ class ResumeProbe(L.Callback):
         )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        loss_g, loss_d = (float(x) for x in pl_module.last_losses)
+        loss_g, loss_d = float(outputs["loss_g"]), float(outputs["loss_d"])
         self._write(
             {
                 "event": "step",

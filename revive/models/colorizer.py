@@ -1,16 +1,18 @@
 """What every colorizer LightningModule shares: the color space, the network input and target of
 a batch, the validation and test scores, the panels, the stop on a non-finite loss, and the
-official G and D optimizers with their linear decay, stepped once per epoch.
+G and D optimizers with their linear decay, stepped once per epoch.
 
-A subclass builds ``self.generator`` (gray input -> color output in [-1, 1]) and trains it.
+A subclass says what it must (:class:`ColorizerModule`'s abstract methods); one that leaves
+one out cannot be built (``TypeError`` naming it), rather than failing at its first step.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar, TypedDict
 
 import lightning as L
 import torch
@@ -20,17 +22,32 @@ from torchmetrics.image import PeakSignalNoiseRatio
 from revive.batch import ColorBatch
 from revive.color import ColorSpace, get_color_space
 from revive.evaluation.metrics import ColorfulnessGap, restoration_metrics
+from revive.models.defaults import configured
 from revive.models.schedules import linear_decay
-from revive.nets.build import build_net
+from revive.nets.build import (
+    DEFAULT_DISCRIMINATOR,
+    DEFAULT_GENERATOR,
+    NetSpec,
+    build_net,
+    net_config,
+)
 
 log = logging.getLogger(__name__)
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
 
-def official_adam(params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """The official pix2pix and CycleGAN optimizer: Adam, lr 2e-4, betas (0.5, 0.999)."""
-    return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
+class GANLosses(TypedDict):
+    """What a colorizer's ``training_step`` returns: G's and D's losses of the step, detached.
+    Lightning hands them to ``on_train_batch_end`` (its ``outputs``), which checks them."""
+
+    loss_g: torch.Tensor
+    loss_d: torch.Tensor
+
+
+def gan_losses(loss_g: torch.Tensor, loss_d: torch.Tensor) -> GANLosses:
+    """A step's :class:`GANLosses`, detached from their graphs."""
+    return GANLosses(loss_g=loss_g.detach(), loss_d=loss_d.detach())
 
 
 def build_generator(cfg: Mapping[str, Any], **channels: int) -> torch.nn.Module:
@@ -45,15 +62,43 @@ def build_generator(cfg: Mapping[str, Any], **channels: int) -> torch.nn.Module:
     return build_net(cfg, **channels)
 
 
-class ColorizerModule(L.LightningModule):
-    """Evaluation and panels of a colorizer whose generator is ``self.generator``."""
+class ColorizerModule(L.LightningModule, ABC):
+    """Evaluation, panels and optimizers of a GAN colorizer whose generator is ``self.generator``.
+
+    The constructor opening every colorizer shares is here: it saves the hyper-parameters (the
+    subclasses' too), the networks' configs as plain dicts (``hparams.generator`` and
+    ``hparams.discriminator``: the checkpoint alone rebuilds them), turns on manual
+    optimization, keeps the optimizer factories, and sets ``self.generator`` from
+    :meth:`make_generator`. A subclass provides:
+
+    - :meth:`make_generator`: the colorizer network, which forward, validation, test, the
+      weights average and the exports use;
+    - :meth:`gan_parameters`: what ``optimizer_g`` and ``optimizer_d`` train;
+    - ``training_step``: one manual step, returning its :class:`GANLosses`.
+
+    ``optimizer_g`` and ``optimizer_d`` map parameters to an optimizer (Hydra's ``_partial_``);
+    left out, both are ``conf/model/optimizer/<optimizer_config>.yaml``, what ``train.py``
+    gives the model, so that a module built in Python trains as the command would.
+    """
+
+    #: The network ``hparams.generator`` names when the config gives no ``_target_``.
+    default_generator: ClassVar[str] = DEFAULT_GENERATOR
+    #: The default optimizers of G and D: ``conf/model/optimizer/<this>.yaml``.
+    optimizer_config: ClassVar[str] = "official_adam"
 
     generator: torch.nn.Module
-    last_losses: tuple[torch.Tensor, torch.Tensor]
-    optimizer_g: OptimizerFactory
-    optimizer_d: OptimizerFactory
 
-    def __init__(self, color_space: str = "lab", num_panels: int = 4) -> None:
+    def __init__(
+        self,
+        color_space: str = "lab",
+        generator: NetSpec = None,
+        discriminator: NetSpec = None,
+        optimizer_g: OptimizerFactory | None = None,
+        optimizer_d: OptimizerFactory | None = None,
+        n_epochs: int = 100,
+        n_epochs_decay: int = 100,
+        num_panels: int = 4,
+    ) -> None:
         super().__init__()
         self.space: ColorSpace = get_color_space(color_space)
         self.num_panels = num_panels
@@ -67,6 +112,33 @@ class ColorizerModule(L.LightningModule):
         self.panel: dict[str, torch.Tensor] = {}
         self.generator_ema: torch.nn.Module | None = None
         self.ema_decay, self.ema_updates = 0.0, 0
+        # Every constructor argument of the class and its subclasses, but the objects.
+        self.save_hyperparameters(
+            ignore=["optimizer_g", "optimizer_d", "generator", "discriminator"]
+        )
+        self.hparams["generator"] = net_config(generator, self.default_generator)
+        self.hparams["discriminator"] = net_config(discriminator, DEFAULT_DISCRIMINATOR)
+        self.automatic_optimization = False
+        self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
+        self.generator = self.make_generator()
+
+    # -- what a subclass provides -------------------------------------------------------------
+    @abstractmethod
+    def make_generator(self) -> torch.nn.Module:
+        """The colorizer (network input in [-1, 1] -> color output in [-1, 1]: ab/110 or RGB),
+        built from ``self.hparams`` (``hparams.generator`` is its config). The constructor
+        keeps it as ``self.generator``."""
+
+    @abstractmethod
+    def gan_parameters(
+        self,
+    ) -> tuple[Iterable[torch.nn.Parameter], Iterable[torch.nn.Parameter]]:
+        """(G's parameters, D's parameters): what ``optimizer_g`` and ``optimizer_d`` train."""
+
+    @abstractmethod
+    def training_step(self, batch: Any, batch_idx: int) -> GANLosses:
+        """One manual-optimization step of G and D; its losses (:func:`gan_losses`) let
+        ``on_train_batch_end`` stop a run whose loss is no longer finite."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Network input in [-1,1] -> colour output in [-1,1] (ab/110 or RGB)."""
@@ -111,12 +183,14 @@ class ColorizerModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.ema_updates = int(checkpoint.get("ema_updates", 0))
 
-    def gan_optimizers(
-        self, g_params: Iterable[torch.nn.Parameter], d_params: Iterable[torch.nn.Parameter]
-    ):
-        """``configure_optimizers``' answer: G's and D's optimizers, each with the official
-        linear decay (constant for ``n_epochs``, then to zero over ``n_epochs_decay``)."""
-        opt_g, opt_d = self.optimizer_g(g_params), self.optimizer_d(d_params)
+    def configure_optimizers(self):
+        """G's and D's optimizers, each with the official linear decay (constant for
+        ``n_epochs``, then to zero over ``n_epochs_decay``)."""
+        g_params, d_params = self.gan_parameters()
+        default = f"model/optimizer/{self.optimizer_config}"
+        make_g = self.optimizer_g or configured(default)
+        make_d = self.optimizer_d or configured(default)
+        opt_g, opt_d = make_g(g_params), make_d(d_params)
         decay = linear_decay(self.hparams.n_epochs, self.hparams.n_epochs_decay)
         return [opt_g, opt_d], [LambdaLR(opt_g, decay), LambdaLR(opt_d, decay)]
 
@@ -137,10 +211,10 @@ class ColorizerModule(L.LightningModule):
             memory_format=self.memory_format
         )
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def on_train_batch_end(self, outputs: GANLosses, batch, batch_idx: int) -> None:
         # A finiteness check forces a host sync, so it runs only at the logging cadence.
         if batch_idx % max(1, self.trainer.log_every_n_steps) == 0:
-            loss_g, loss_d = self.last_losses
+            loss_g, loss_d = outputs["loss_g"], outputs["loss_d"]
             if not (torch.isfinite(loss_g) and torch.isfinite(loss_d)):
                 raise FloatingPointError(
                     f"{type(self).__name__} loss is not finite at epoch {self.current_epoch}, step "

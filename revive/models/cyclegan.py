@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,53 +24,43 @@ import torch.nn.functional as F
 from revive.batch import ColorBatch
 from revive.models.colorizer import (
     ColorizerModule,
-    OptimizerFactory,
+    GANLosses,
     build_generator,
-    official_adam,
+    gan_losses,
 )
 from revive.models.image_pool import ImagePool
 from revive.models.losses import GANLoss
 from revive.nets import init_weights
-from revive.nets.build import DEFAULT_DISCRIMINATOR, NetSpec, build_net, net_config
-
-DEFAULT_GENERATOR = "revive.nets.resnet.ResnetGenerator"
+from revive.nets.build import build_net
 
 
 class CycleGAN(ColorizerModule):
-    """Two generators, two discriminators, cycle losses lambda_a and lambda_b, image pools."""
+    """Two generators, two discriminators, cycle losses lambda_a and lambda_b, image pools.
+
+    ``shared``: :class:`ColorizerModule`'s arguments (the networks' configs, the optimizers, the
+    epochs, ``num_panels``)."""
+
+    default_generator = "revive.nets.resnet.ResnetGenerator"
 
     def __init__(
         self,
         color_space: str = "lab",
-        generator: NetSpec = None,
-        discriminator: NetSpec = None,
         gan_mode: str = "lsgan",
         lambda_a: float = 10.0,
         lambda_b: float = 10.0,
         lambda_identity: float = 0.0,
         pool_size: int = 50,
-        optimizer_g: OptimizerFactory | None = None,
-        optimizer_d: OptimizerFactory | None = None,
-        n_epochs: int = 100,
-        n_epochs_decay: int = 100,
         init_gain: float = 0.02,
-        num_panels: int = 4,
+        **shared: Any,
     ) -> None:
-        super().__init__(color_space, num_panels)
-        self.save_hyperparameters(
-            ignore=["optimizer_g", "optimizer_d", "generator", "discriminator"]
-        )
         if lambda_identity:
             raise ValueError(
                 "model.lambda_identity must be 0: the identity loss G_A(b) ~ b needs the same "
                 "channel count in both domains, and gray (1) -> color (3) has not"
             )
-        self.hparams["generator"] = net_config(generator, DEFAULT_GENERATOR)
-        self.hparams["discriminator"] = net_config(discriminator, DEFAULT_DISCRIMINATOR)
-        self.automatic_optimization = False
+        super().__init__(color_space, **shared)
         gray, color = self.space.in_channels, self.color_channels
         g_cfg, d_cfg = self.hparams["generator"], self.hparams["discriminator"]
-        self.generator = build_generator(g_cfg, input_nc=gray, output_nc=self.space.out_channels)
         self.generator_b = build_generator(g_cfg, input_nc=color, output_nc=gray)
         self.discriminator_b = build_net(d_cfg, input_nc=color)
         self.discriminator_a = build_net(d_cfg, input_nc=gray)
@@ -77,8 +68,20 @@ class CycleGAN(ColorizerModule):
             init_weights(net, init_gain, skip=getattr(net, "encoder", None))
         self.pool_a, self.pool_b = ImagePool(pool_size), ImagePool(pool_size)
         self.gan = GANLoss(gan_mode)
-        self.optimizer_g = optimizer_g or official_adam
-        self.optimizer_d = optimizer_d or official_adam
+
+    def make_generator(self) -> torch.nn.Module:
+        """G_A, gray -> color (its weights are initialized with the other three networks')."""
+        return build_generator(
+            self.hparams["generator"],
+            input_nc=self.space.in_channels,
+            output_nc=self.space.out_channels,
+        )
+
+    def gan_parameters(self):
+        return (
+            itertools.chain(self.generator.parameters(), self.generator_b.parameters()),
+            itertools.chain(self.discriminator_a.parameters(), self.discriminator_b.parameters()),
+        )
 
     @property
     def color_channels(self) -> int:
@@ -110,7 +113,7 @@ class CycleGAN(ColorizerModule):
         """Upstream's ``backward_D_basic``: half the sum of the real and the (pooled) fake loss."""
         return 0.5 * (self.gan.d_real(net(real)) + self.gan.d_fake(net(fake.detach())))
 
-    def training_step(self, batch: ColorBatch, batch_idx: int) -> None:
+    def training_step(self, batch: ColorBatch, batch_idx: int) -> GANLosses:
         opt_g, opt_d = self.optimizers()
         real_a = self.split(batch.scan_photos())[0]
         photos = dataclasses.replace(batch, scans=None, degraded=None)  # B: the photos alone
@@ -139,10 +142,4 @@ class CycleGAN(ColorizerModule):
         names = ("g_a", "g_b", "cycle_a", "cycle_b")
         logs = {f"train/{k}": losses[k].detach() for k in names}
         self.log_dict(logs | {"train/d_a": d_a.detach(), "train/d_b": d_b.detach()})
-        self.last_losses = (losses["g"].detach(), (d_a + d_b).detach())
-
-    def configure_optimizers(self):
-        return self.gan_optimizers(
-            itertools.chain(self.generator.parameters(), self.generator_b.parameters()),
-            itertools.chain(self.discriminator_a.parameters(), self.discriminator_b.parameters()),
-        )
+        return gan_losses(losses["g"], d_a + d_b)

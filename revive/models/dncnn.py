@@ -17,22 +17,19 @@ import torch.nn.functional as F
 from revive.batch import DenoiseBatch
 from revive.data.noise import gaussian_noise, quantize, sample_sigmas
 from revive.evaluation.metrics import restoration_metrics
+from revive.models.defaults import configured
 from revive.nets.dncnn import DnCNN
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 
 
-def _default_adam(params) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=1e-3)
-
-
-def _default_steps(optimizer) -> torch.optim.lr_scheduler.LRScheduler:
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[30], gamma=0.1)
-
-
 class DnCNNModule(L.LightningModule):
-    """Residual denoiser: Adam 1e-3, then 1e-4 after 30 epochs (as cszn's PyTorch training)."""
+    """Residual denoiser: Adam 1e-3, then 1e-4 after 30 epochs (as cszn's PyTorch training).
+
+    Without ``optimizer`` or ``scheduler``, those of ``conf/model/dncnn.yaml``, which writes
+    the numbers: a module built in Python trains as ``train.py model=dncnn`` would.
+    """
 
     def __init__(
         self,
@@ -53,8 +50,7 @@ class DnCNNModule(L.LightningModule):
                 f"sigma_range must be [low, high] with 0 <= low <= high: {sigma_range}"
             )
         self.net = DnCNN(**(net or {}))
-        self.optimizer = optimizer or _default_adam
-        self.scheduler = scheduler or _default_steps
+        self.optimizer, self.scheduler = optimizer, scheduler
         self.val_metrics = restoration_metrics("val/")
         self.test_metrics = restoration_metrics("test/")
         self.panel: dict[str, torch.Tensor] = {}
@@ -82,10 +78,12 @@ class DnCNNModule(L.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        optimizer = self.optimizer(self.net.parameters())
+        make_optimizer = self.optimizer or configured("model/dncnn", "optimizer")
+        make_scheduler = self.scheduler or configured("model/dncnn", "scheduler")
+        optimizer = make_optimizer(self.net.parameters())
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": self.scheduler(optimizer), "interval": "epoch"},
+            "lr_scheduler": {"scheduler": make_scheduler(optimizer), "interval": "epoch"},
         }
 
     # -- evaluation -----------------------------------------------------------------------------

@@ -19,22 +19,17 @@ import torch
 import torch.nn.functional as F
 
 from revive.batch import ColorBatch, collate
+from revive.color import get_color_space
 from revive.models.chroma_loss import RebalancedChromaLoss, bin_histogram
 from revive.models.colorizer import (
     ColorizerModule,
-    OptimizerFactory,
+    GANLosses,
     build_generator,
-    official_adam,
+    gan_losses,
 )
 from revive.models.losses import GANLoss, gradient_penalty
 from revive.nets import init_weights
-from revive.nets.build import (
-    DEFAULT_DISCRIMINATOR,
-    DEFAULT_GENERATOR,
-    NetSpec,
-    build_net,
-    net_config,
-)
+from revive.nets.build import build_net
 from revive.nets.chroma_classifier import ChromaClassifier
 
 log = logging.getLogger(__name__)
@@ -50,21 +45,17 @@ CLASSIFY_DEFAULTS = {"features": 32, "temperature": 0.38, "mix": 0.5, "sigma": 5
 
 class Pix2Pix(ColorizerModule):
     """Conditional GAN colorizer: GAN + lambda * L1. The networks come from their configs
-    (``model/generator``, ``model/discriminator``): by default the official U-Net and PatchGAN."""
+    (``model/generator``, ``model/discriminator``): by default the official U-Net and PatchGAN.
+
+    ``shared``: :class:`ColorizerModule`'s arguments (the networks' configs, the optimizers, the
+    epochs, ``num_panels``)."""
 
     def __init__(
         self,
         color_space: str = "lab",
-        generator: NetSpec = None,
-        discriminator: NetSpec = None,
         gan_mode: str = "vanilla",
         lambda_l1: float = 100.0,
-        optimizer_g: OptimizerFactory | None = None,
-        optimizer_d: OptimizerFactory | None = None,
-        n_epochs: int = 100,
-        n_epochs_decay: int = 100,
         init_gain: float = 0.02,
-        num_panels: int = 4,
         channels_last: bool = False,
         compile: bool = False,
         freeze_encoder_epochs: int = 0,
@@ -74,8 +65,8 @@ class Pix2Pix(ColorizerModule):
         classify: Mapping[str, Any] | None = None,
         ema_decay: float = 0.0,
         gan_start_epoch: int = 0,
+        **shared: Any,
     ) -> None:
-        super().__init__(color_space, num_panels)
         if gan_mode == "wgangp" and type(self) is Pix2Pix:
             raise ValueError(
                 "model.gan_mode=wgangp needs WGAN-GP's critic schedule and critic norm: use "
@@ -85,33 +76,9 @@ class Pix2Pix(ColorizerModule):
             raise ValueError(f"model.gan_start_epoch must be >= 0, not {gan_start_epoch}")
         if color_loss not in COLOR_LOSSES:
             raise ValueError(f"model.color_loss must be one of {COLOR_LOSSES}, not {color_loss!r}")
-        if color_loss == "classify" and self.space.name != "lab":
+        if color_loss == "classify" and get_color_space(color_space).name != "lab":
             raise ValueError("model.color_loss=classify predicts a*b* bins: use color_space=lab")
-        self.save_hyperparameters(
-            ignore=["optimizer_g", "optimizer_d", "generator", "discriminator"]
-        )
-        # The networks' configs as plain dicts: the checkpoint alone rebuilds them.
-        self.hparams["generator"] = net_config(generator, DEFAULT_GENERATOR)
-        classify = dict(CLASSIFY_DEFAULTS | dict(classify or {}))
-        self.hparams["classify"] = classify
-        if color_loss == "classify" and self.hparams["generator"]["_target_"] != CLASSIFIER:
-            # the configured generator becomes the trunk of a bin classifier
-            self.hparams["generator"] = {
-                "_target_": CLASSIFIER,
-                "trunk": self.hparams["generator"],
-                "features": classify["features"],
-                "temperature": classify["temperature"],
-            }
-        self.hparams["discriminator"] = net_config(discriminator, DEFAULT_DISCRIMINATOR)
-        self.automatic_optimization = False
-        self.generator = build_generator(
-            self.hparams["generator"],
-            input_nc=self.space.in_channels,
-            output_nc=self.space.out_channels,
-        )
-        init_weights(self.generator, init_gain, skip=getattr(self.generator, "encoder", None))
-        if isinstance(self.generator, ChromaClassifier):
-            self.generator.reset_head()
+        super().__init__(color_space, **shared)
         if freeze_encoder_epochs and not hasattr(self.generator, "encoder"):
             raise ValueError(
                 "model.freeze_encoder_epochs needs a generator with a pretrained encoder "
@@ -132,6 +99,7 @@ class Pix2Pix(ColorizerModule):
             lambda_gan,
             lambda_classify,
         )
+        classify = self.hparams["classify"]
         self.classifier_loss = (
             RebalancedChromaLoss(self.generator.centers, classify["mix"], classify["sigma"])
             if color_loss == "classify"
@@ -139,8 +107,36 @@ class Pix2Pix(ColorizerModule):
         )
         self.gan_start_epoch = gan_start_epoch
         self.enable_ema(ema_decay)
-        self.optimizer_g = optimizer_g or official_adam
-        self.optimizer_d = optimizer_d or official_adam
+
+    def make_generator(self) -> torch.nn.Module:
+        """The configured generator, initialized as upstream (a pretrained encoder keeps its
+        weights); with ``color_loss=classify`` it is the trunk of an a*b* bin classifier, whose
+        config ``hparams.generator`` then holds, with ``hparams.classify`` filled in."""
+        classify = dict(CLASSIFY_DEFAULTS | dict(self.hparams.get("classify") or {}))
+        self.hparams["classify"] = classify
+        if (
+            self.hparams.color_loss == "classify"
+            and self.hparams["generator"]["_target_"] != CLASSIFIER
+        ):
+            # the configured generator becomes the trunk of a bin classifier
+            self.hparams["generator"] = {
+                "_target_": CLASSIFIER,
+                "trunk": self.hparams["generator"],
+                "features": classify["features"],
+                "temperature": classify["temperature"],
+            }
+        generator = build_generator(
+            self.hparams["generator"],
+            input_nc=self.space.in_channels,
+            output_nc=self.space.out_channels,
+        )
+        init_weights(generator, self.hparams.init_gain, skip=getattr(generator, "encoder", None))
+        if isinstance(generator, ChromaClassifier):
+            generator.reset_head()
+        return generator
+
+    def gan_parameters(self):
+        return self.generator.parameters(), self.discriminator.parameters()
 
     # -- training -------------------------------------------------------------------------------
     def discriminator_loss(self, x, y, fake) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -205,7 +201,7 @@ class Pix2Pix(ColorizerModule):
             total = total + self.lambda_classify * terms["train/g_classify"]
         return total, terms
 
-    def training_step(self, batch: ColorBatch, batch_idx: int) -> None:
+    def training_step(self, batch: ColorBatch, batch_idx: int) -> GANLosses:
         opt_g, opt_d = self.optimizers()
         x, y = self.split(batch)
         fake, logits, phase = self.generate(x)
@@ -222,7 +218,7 @@ class Pix2Pix(ColorizerModule):
 
         loss_g, generator_logs = self.generator_step(opt_g, x, y, fake, logits, phase)
         self.log_dict(logs | generator_logs, prog_bar=False)
-        self.last_losses = (loss_g.detach(), loss_d.detach())
+        return gan_losses(loss_g, loss_d)
 
     def generator_step(
         self,
@@ -277,6 +273,3 @@ class Pix2Pix(ColorizerModule):
         if self.hparams.freeze_encoder_epochs:
             trainable = self.current_epoch >= self.hparams.freeze_encoder_epochs
             self.generator.encoder.requires_grad_(trainable)
-
-    def configure_optimizers(self):
-        return self.gan_optimizers(self.generator.parameters(), self.discriminator.parameters())

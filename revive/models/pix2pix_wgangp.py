@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from revive.batch import ColorBatch
+from revive.models.colorizer import GANLosses, gan_losses
 from revive.models.losses import GANLoss, gradient_penalty
 from revive.models.pix2pix import Pix2Pix
 
@@ -23,6 +24,8 @@ CRITIC_NORMS = ("layer", "instance", "none", "spectral")
 
 class Pix2PixWGANGP(Pix2Pix):
     """The critic/generator schedule and losses of WGAN-GP on pix2pix's networks."""
+
+    optimizer_config = "wgangp_adam"  # the paper's Adam(1e-4, betas (0, 0.9))
 
     def __init__(
         self,
@@ -57,7 +60,7 @@ class Pix2PixWGANGP(Pix2Pix):
         penalty = gradient_penalty(self.discriminator, real_pair, fake_pair)
         return -wasserstein + self.gan.gp_weight * penalty, wasserstein, penalty
 
-    def training_step(self, batch: ColorBatch, batch_idx: int) -> None:
+    def training_step(self, batch: ColorBatch, batch_idx: int) -> GANLosses:
         opt_g, opt_d = self.optimizers()
         x, y = self.split(batch)
         generator_turn = (self.critic_steps + 1) % self.n_critic == 0
@@ -76,7 +79,7 @@ class Pix2PixWGANGP(Pix2Pix):
             loss_g, generator_logs = self.generator_step(opt_g, x, y, fake)
             logs |= generator_logs
         self.log_dict(logs)
-        self.last_losses = (loss_g.detach(), loss_d.detach())
+        return gan_losses(loss_g, loss_d)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # a resumed run keeps its place in the n_critic cycle
