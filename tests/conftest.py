@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -46,6 +48,25 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
         return compose_config(config_name, overrides, tmp_path / "run", **kwargs)
 
     return _make
+
+
+@pytest.fixture
+def command(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+    """``command(main, "key=value", ...)``: a Hydra command's ``main`` run in this process as its
+    console script runs it with those arguments (the root logger that Hydra sets up is put
+    back afterwards)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def _run(main: Callable[[], object], *args: str) -> object:
+        monkeypatch.setattr(sys, "argv", ["revive", *args])
+        try:
+            return main()
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+
+    return _run
 
 
 # An fp32 network computed two ways (BatchNorm folded, oneDNN's blocked layout, other tile

@@ -63,8 +63,8 @@ def test_compose_raises_a_user_error_for_the_user_s_typo_only():
     assert not isinstance(other.value, UserError)
 
 
-def test_the_inspector_answers_a_typo_in_one_line(capsys):
+def test_the_inspector_answers_a_typo_in_one_line(capsys, command):
     with pytest.raises(SystemExit) as exit_:
-        inspect.main(["data=celba"])
+        command(inspect.main, "data=celba")
     assert exit_.value.code == 2
-    assert "did you mean data=celeba?" in capsys.readouterr().err
+    assert "revive-inspect: error: data=celba: " in capsys.readouterr().err

@@ -68,7 +68,7 @@ def export_network(
         require("export", module)
     dest = Path(dest)
     if dest.exists() and not overwrite:
-        raise FileExistsError(f"{dest} exists; pass --overwrite to replace it")
+        raise FileExistsError(f"{dest} exists; pass overwrite=true to replace it")
     net = net.eval().float().cpu()
     example = torch.rand(
         2, in_channels, _example_side(size_multiple), _example_side(size_multiple, 1)
@@ -137,7 +137,7 @@ class OnnxNetwork(nn.Module):
             raise ValueError(
                 f"{self.path} is an ONNX model but not one exported by revive (inputs/outputs "
                 f"{names}, metadata keys {sorted(self.metadata)}); export it with "
-                "`python -m revive.weights.export CKPT out.onnx`"
+                "`revive-export weights=CKPT out=out.onnx`"
             )
         self.format = self.metadata["format"]
         self.size_multiple = int(self.metadata.get("size_multiple", 1))
