@@ -134,8 +134,9 @@ def did_you_mean(
     if close:
         line = f"{given}: no such {what}; did you mean {prefix}{close[0]}{suffix}?"
         return f"{line} ({listed})" if listed else line
-    if what == "key":
-        listed = f"keys here: {', '.join(names)}; a new key is added with +{given}"
+    if what == "key":  # (none here: an empty node such as revive-bench's train)
+        listed = f"keys here: {', '.join(names)}; " if names else ""
+        listed += f"a new key is added with +{given}"
     return f"{given}: no such {what} ({listed})"
 
 

@@ -90,13 +90,9 @@ def test_never_overwrites_a_file(tmp_path, monkeypatch):
         (["sample=2"], "sample=2: no such key; did you mean samples=2?"),
     ],
 )
-def test_old_flags_and_mistakes_are_one_line(tmp_path, monkeypatch, command, capsys, args, line):
+def test_old_flags_and_mistakes_are_one_line(tmp_path, monkeypatch, command, args, line):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exit_info:
-        command(main, *args)
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and err.startswith("revive-inspect: error: "), err
-    assert line in err and len(err.strip().splitlines()) == 1, err
+    assert line in command.error(main, "revive-inspect", *args)
     assert not list(tmp_path.iterdir())  # no sheet, no Hydra folder
 
 

@@ -92,18 +92,18 @@ def print_counts(name: str, datamodule: ImageDataModule) -> None:
 def inspect(cfg: DictConfig) -> Path:
     """Print the counts of ``cfg.data`` and write the sheet; return its path. ``cfg`` is
     ``conf/inspect.yaml`` composed (the training config and the inspector's keys)."""
-    name = HydraConfig.get().runtime.choices.get("data", "data")
-    datamodule: ImageDataModule = instantiate(cfg.data)
-    print_counts(name, datamodule)
     out = None if cfg.out is None else Path(cfg.out)
     if out is not None and out.suffix.lower() != ".png":
         raise UserError(f"out={out}: the contact sheet is a PNG; end the name in .png")
-    split = cfg.split or ("train" if "train" in datamodule.datasets else "val")
-    if split not in datamodule.datasets:
-        raise UserError(f"data={name} has no {split!r} split; it has {sorted(datamodule.datasets)}")
     for key in ("samples", "columns"):
         if type(cfg[key]) is not int or cfg[key] < 1:
             raise UserError(f"{key}={cfg[key]}: it must be a whole number, at least 1")
+    name = HydraConfig.get().runtime.choices.get("data", "data")
+    datamodule: ImageDataModule = instantiate(cfg.data)
+    print_counts(name, datamodule)
+    split = cfg.split or ("train" if "train" in datamodule.datasets else "val")
+    if split not in datamodule.datasets:
+        raise UserError(f"data={name} has no {split!r} split; it has {sorted(datamodule.datasets)}")
     dataset = datamodule.datasets[split]
     samples = [dataset[i] for i in pick(len(dataset), cfg.samples, cfg.seed)]
 
