@@ -47,8 +47,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Every benchmark, or some: make bench ARGS="benchmark=pix2pix_step steps=16 json=p2p.json".
 bench: install
-	$(BIN)/python -m revive.bench
+	$(BIN)/python -m revive.bench $(ARGS)
 
 # The documentation site (mkdocs.yml, docs/) into site/; strict: a broken link or a missing page fails.
 docs: install

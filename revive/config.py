@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from revive.errors import UserError, show_tracebacks, user_errors
+from revive.errors import EXIT_USER_ERROR, UserError, show_tracebacks, user_errors
 
 T = TypeVar("T")
 
@@ -134,19 +134,25 @@ def did_you_mean(
     if close:
         line = f"{given}: no such {what}; did you mean {prefix}{close[0]}{suffix}?"
         return f"{line} ({listed})" if listed else line
-    if what == "key":
-        listed = f"keys here: {', '.join(names)}; a new key is added with +{given}"
+    if what == "key":  # (none here: an empty node such as revive-bench's train)
+        listed = f"keys here: {', '.join(names)}; " if names else ""
+        listed += f"a new key is added with +{given}"
     return f"{given}: no such {what} ({listed})"
 
 
 def hydra_command(
-    config_name: str, program: str
+    config_name: str,
+    program: str,
+    retired: Mapping[str, str] | None = None,
+    positional: Sequence[str] = (),
 ) -> Callable[[Callable[[DictConfig], T]], Callable[..., T]]:
     """``@hydra.main`` for ``conf/<config_name>.yaml``, the decorator of every Hydra command.
 
     Before Hydra starts, the overrides on the command line are composed once
     (:func:`check_command_line`): a mistyped option or key ends as ``<program>: error: ...``,
     one line naming the closest real name, and exit 2 (:func:`revive.errors.user_errors`).
+    ``retired`` and ``positional``: the command's options from before it took ``key=value``
+    (:func:`check_retired`), each answered with one line naming its replacement.
     """
     import hydra
 
@@ -158,12 +164,46 @@ def hydra_command(
         @functools.wraps(task)
         def main(cfg_passthrough: DictConfig | None = None) -> T:
             if cfg_passthrough is None:
+                check_retired(program, sys.argv[1:], retired or {}, positional)
                 check_command_line(config_name, program, sys.argv[1:])
             return hydra_main(cfg_passthrough)
 
         return main
 
     return decorate
+
+
+# Hydra's flags that take a value (``--cfg job``: ``job`` is not an argument of the command).
+HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--info", "-i", "--config-path", "-cp"}
+HYDRA_VALUE_FLAGS |= {"--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun"}
+
+
+def check_retired(
+    program: str, argv: Sequence[str], flags: Mapping[str, str], positional: Sequence[str] = ()
+) -> None:
+    """Exit 2 with one line when ``argv`` uses an option a command had before it took
+    ``key=value`` overrides: a flag of ``flags`` (``{"--out": "out=PATH"}``: ``program: error:
+    --out is now out=PATH``), or a bare argument, once given in the order of ``positional``
+    (``("runs",)``: ``DIR: arguments are now key=value: runs=DIR``).
+    """
+    bare: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        flag = arg.partition("=")[0] if arg.startswith("-") else ""
+        if flag in flags:
+            message = f"{flag} is now {flags[flag]}"
+            break
+        if arg in HYDRA_VALUE_FLAGS:
+            next(args, None)
+        elif not arg.startswith(("-", "~")) and "=" not in arg:
+            bare.append(arg)
+    else:
+        if not bare or not positional:
+            return
+        keys = [f"{key}={value}" for key, value in zip(positional, bare, strict=False)]
+        message = f"{' '.join(bare)}: arguments are now key=value: {' '.join(keys)}"
+    print(f"{program}: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_USER_ERROR)
 
 
 # Hydra's flags that leave the config as it is (``--cfg job`` shows it), with their values.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -46,6 +48,40 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
         return compose_config(config_name, overrides, tmp_path / "run", **kwargs)
 
     return _make
+
+
+class Command:
+    """``command(main, "key=value", ...)``: a Hydra command's ``main`` run in this process as its
+    console script runs it with those arguments (the root logger that Hydra sets up is put
+    back afterwards). ``command.error(main, program, ...)``: the one line it stops with."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+        self.monkeypatch, self.capsys = monkeypatch, capsys
+
+    def __call__(self, main: Callable[[], object], *args: str) -> object:
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level
+        self.monkeypatch.setattr(sys, "argv", ["revive", *args])
+        try:
+            return main()
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+
+    def error(self, main: Callable[[], object], program: str, *args: str) -> str:
+        """Exit status 2 and one line ``<program>: error: ...`` on stderr: that line."""
+        self.capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            self(main, *args)
+        err = self.capsys.readouterr().err
+        assert exit_info.value.code == 2 and err.startswith(f"{program}: error: "), err
+        assert len(err.strip().splitlines()) == 1, err
+        return err.strip()
+
+
+@pytest.fixture
+def command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Command:
+    return Command(monkeypatch, capsys)
 
 
 # An fp32 network computed two ways (BatchNorm folded, oneDNN's blocked layout, other tile

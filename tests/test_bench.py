@@ -31,9 +31,9 @@ def check_ratio(record: dict) -> None:
     assert record["speedup"] == pytest.approx(ratio, rel=0.01)
 
 
-def run_cli(tmp_path, *args: str) -> list[dict]:
+def run_cli(command, tmp_path, *args: str) -> list[dict]:
     out = tmp_path / "bench.json"
-    assert main([*args, "--json", str(out)]) == 0
+    command(main, *args, f"json={out}")
     return json.loads(out.read_text())
 
 
@@ -44,10 +44,10 @@ def test_every_benchmark_of_the_issue_is_registered():
 
 
 @pytest.mark.slow
-def test_pix2pix_step_command_writes_the_contract_record(tmp_path):
+def test_pix2pix_step_command_writes_the_contract_record(tmp_path, command):
     (record,) = run_cli(
-        tmp_path, "pix2pix_step", "--steps", "2", "--batch-size", "1", "--warmup", "0",
-        "--repeats", "1",
+        command, tmp_path, "benchmark=pix2pix_step", "steps=2", "batch_size=1", "warmup=0",
+        "repeats=1",
     )  # fmt: skip
     assert record["name"] == "pix2pix_step" and record["batch_size"] == 1
     for key in ("images_per_s", "baseline_images_per_s", "peak_rss_mb", "baseline_peak_rss_mb"):
@@ -119,7 +119,7 @@ def test_module_entry_point_lists_the_benchmarks():
     done = subprocess.run(
         [sys.executable, "-m", "revive.bench", "--help"], capture_output=True, text=True
     )
-    assert done.returncode == 0 and "pix2pix_step" in done.stdout and "--json" in done.stdout
+    assert done.returncode == 0 and "pix2pix_step" in done.stdout and "json=PATH" in done.stdout
 
 
 def test_dncnn_step_times_the_configured_module_and_the_plain_step():
@@ -214,7 +214,7 @@ def test_a_data_benchmark_writes_enough_samples_for_the_splits_it_loses():
     assert positive(record["samples_per_s"]) and record["steps"] == 90
 
 
-def test_a_broken_benchmark_leaves_the_others_results(monkeypatch, tmp_path, capsys):
+def test_a_broken_benchmark_leaves_the_others_results(monkeypatch, tmp_path, capsys, command):
     import revive.bench.__main__ as entry
     from revive.bench import suite
 
@@ -228,17 +228,38 @@ def test_a_broken_benchmark_leaves_the_others_results(monkeypatch, tmp_path, cap
     monkeypatch.setattr(suite, "BENCHMARKS", fake)
     monkeypatch.setattr(entry, "BENCHMARKS", fake)
     out = tmp_path / "bench.json"
-    assert main(["--json", str(out)]) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        command(main, f"json={out}")
+    assert exit_info.value.code == 1
     printed = capsys.readouterr().out
     assert "broken failed" in printed and "out of memory" in printed
     assert "1 benchmark(s) failed: broken" in printed and "working" in printed
     assert [r["name"] for r in json.loads(out.read_text())] == ["working"]
 
 
-def test_bad_options_are_refused_with_the_reason(capsys):
-    with pytest.raises(SystemExit):
-        main(["pix2pix_step", "--steps", "0"])
-    assert "--steps must be at least 1" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["no_such_bench"])
-    assert "invalid choice" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["benchmark=pix2pix_step", "steps=0"], "steps=0: it must be a whole number, at least 1"),
+        (["warmup=-1"], "warmup=-1: it must be a whole number, at least 0"),
+        (["megapixels=0"], "megapixels=0: it must be a positive number"),
+        (["benchmark=no_such_bench"], "benchmark=no_such_bench: no such benchmark (choices: all,"),
+        (["pix2pix_step"], "pix2pix_step: arguments are now key=value: benchmark=pix2pix_step"),
+        (["--steps", "2"], "--steps is now steps=N"),
+        (["-o", "trainer.precision=32-true"], "-o is now +train.KEY=VALUE"),
+        (["train.seed=1"], "train.seed=1: no such key (a new key is added with +train.seed=1)"),
+        (["step=2"], "step=2: no such key; did you mean steps=2?"),
+    ],
+)
+def test_bad_and_old_options_are_refused_with_the_reason(args, line, command):
+    assert line in command.error(main, "revive-bench", *args)
+
+
+def test_train_overrides_reach_the_step_benchmarks():
+    from revive.bench.__main__ import options
+    from revive.config import compose
+
+    cfg = compose("bench", ["+train.trainer.precision=32-true", "+train.model=dncnn", "steps=3"])
+    args = options(cfg)
+    assert args.override == ["trainer.precision=32-true", "model=dncnn"] and args.steps == 3
+    assert args.batch_size is None and args.sessions is None

@@ -94,14 +94,33 @@ def test_grid_rows_are_what_predict_gives_at_each_runs_own_scale(sweep, tmp_path
     assert not np.array_equal(rows["lab"][0], rows["rgb"][0])
 
 
-def test_cli_writes_into_the_sweep_and_names_a_wrong_folder(sweep, tmp_path, capsys):
-    main([str(sweep), "--checkpoint", "last", "--num-images", "1"])
+def test_cli_writes_into_the_sweep_and_names_a_wrong_folder(sweep, tmp_path, capsys, command):
+    command(main, f"runs={sweep}", "checkpoint=last", "num_images=1")
     assert (sweep / "compare" / "samples.png").is_file()
     assert "comparison.md" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_info:
-        main([str(tmp_path)])
+        command(main, f"runs={tmp_path}")
     assert exit_info.value.code == 2
     assert "config_resolved.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["SWEEP"], "SWEEP: arguments are now key=value: runs=SWEEP"),
+        (["runs=x", "--out", "o"], "--out is now out=DIR"),
+        (
+            ["runs=x", "--test-dir=t"],
+            "--test-dir is now test_dir=DIR (several: test_dir=[DIR,DIR])",
+        ),
+        (["runs=x", "checkpoint=first"], "checkpoint=first: it is best or last"),
+        (["run=x"], "run=x: no such key; did you mean runs=x?"),
+        ([], "runs= is missing"),
+    ],
+    ids=["positional", "flag", "flag=value", "checkpoint", "typo", "missing"],
+)
+def test_old_options_and_mistakes_are_one_line(args, line, command):
+    assert line in command.error(main, "revive-compare", *args)
 
 
 @pytest.mark.slow

@@ -63,8 +63,7 @@ def test_compose_raises_a_user_error_for_the_user_s_typo_only():
     assert not isinstance(other.value, UserError)
 
 
-def test_the_inspector_answers_a_typo_in_one_line(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        inspect.main(["data=celba"])
-    assert exit_.value.code == 2
-    assert "did you mean data=celeba?" in capsys.readouterr().err
+def test_the_inspector_answers_a_typo_in_one_line(command):
+    assert "did you mean data=celeba?" in command.error(
+        inspect.main, "revive-inspect", "data=celba"
+    )

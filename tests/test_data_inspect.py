@@ -1,4 +1,4 @@
-"""``python -m revive.data.inspect``: counts per split and a contact sheet PNG."""
+"""``revive-inspect`` (``python -m revive.data.inspect``): split counts and a contact sheet PNG."""
 
 import subprocess
 import sys
@@ -10,10 +10,17 @@ from PIL import Image
 
 from revive.batch import ColorBatch
 from revive.color import get_color_space, luma_uint8, luminance_uint8
+from revive.config import compose
 from revive.data.fakes import make_art, make_celeba, make_colorization, make_family
-from revive.data.inspect import contact_sheet, main
+from revive.data.inspect import contact_sheet, inspect, main
+from revive.errors import UserError
 
 TINY = ["data.load_size=40", "data.crop_size=32"]
+
+
+def sheet_of(*overrides: str):
+    """The inspector on ``conf/inspect.yaml`` composed with ``overrides``: the sheet's path."""
+    return inspect(compose("inspect", overrides))
 
 
 def sheet_shape(n: int, columns: int, cell: int, pad: int = 4) -> tuple[int, int]:
@@ -26,18 +33,8 @@ def sheet_shape(n: int, columns: int, cell: int, pad: int = 4) -> tuple[int, int
 def test_prints_counts_and_writes_the_sheet(tmp_path, capsys):
     root = make_celeba(tmp_path / "celeba", n=12)
     out = tmp_path / "sheet.png"
-    written = main(
-        [
-            "data=celeba",
-            f"data.root={root}",
-            *TINY,
-            "--samples",
-            "6",
-            "--columns",
-            "4",
-            "--out",
-            str(out),
-        ]
+    written = sheet_of(
+        "data=celeba", f"data.root={root}", *TINY, "samples=6", "columns=4", f"out={out}"
     )
     assert written == out
     printed = capsys.readouterr().out
@@ -53,23 +50,20 @@ def test_prints_counts_and_writes_the_sheet(tmp_path, capsys):
 
 def test_lab_data_family_scans_and_mixes_are_shown(tmp_path, capsys):
     col = make_colorization(tmp_path / "col", n=10, size=32)
-    main(["data=colorization", f"data.root={col}", *TINY, "--out", str(tmp_path / "c.png")])
+    sheet_of("data=colorization", f"data.root={col}", *TINY, f"out={tmp_path / 'c.png'}")
     assert Image.open(tmp_path / "c.png").size[0] > 32
     family = make_family(tmp_path / "fam")
-    main(["data=family", f"data.root={family}", *TINY, "--out", str(tmp_path / "f.png")])
+    sheet_of("data=family", f"data.root={family}", *TINY, f"out={tmp_path / 'f.png'}")
     assert "val" in capsys.readouterr().out  # family has no train split: the sheet shows val
     art = make_art(tmp_path / "art")
-    main(
-        [
-            "data=mix",
-            "data.sources=[colorization,art]",
-            "data.weights=[0.5,0.5]",
-            f"data.roots.colorization={col}",
-            f"data.roots.art={art}",
-            *TINY,
-            "--out",
-            str(tmp_path / "m.png"),
-        ]
+    sheet_of(
+        "data=mix",
+        "data.sources=[colorization,art]",
+        "data.weights=[0.5,0.5]",
+        f"data.roots.colorization={col}",
+        f"data.roots.art={art}",
+        *TINY,
+        f"out={tmp_path / 'm.png'}",
     )
     printed = capsys.readouterr().out
     assert "colorization: train 8  val 1  test 1" in printed and "art: train 6  val 2" in printed
@@ -78,14 +72,29 @@ def test_lab_data_family_scans_and_mixes_are_shown(tmp_path, capsys):
 def test_never_overwrites_a_file(tmp_path, monkeypatch):
     root = make_celeba(tmp_path / "celeba", n=6)
     monkeypatch.chdir(tmp_path)
-    first = main(["data=celeba", f"data.root={root}", *TINY, "--samples", "2"])
-    second = main(["data=celeba", f"data.root={root}", *TINY, "--samples", "2"])
+    first = sheet_of("data=celeba", f"data.root={root}", *TINY, "samples=2")
+    second = sheet_of("data=celeba", f"data.root={root}", *TINY, "samples=2")
     assert first.name == "celeba_train.png" and second.name == "celeba_train_1.png"
     assert first.is_file() and second.is_file()
-    with pytest.raises(SystemExit, match="exists; pass --overwrite"):
-        main(["data=celeba", f"data.root={root}", *TINY, "--out", str(first)])
-    with pytest.raises(SystemExit, match="has no 'test' split"):
-        main(["data=art", f"data.root={make_art(tmp_path / 'a')}", *TINY, "--split", "test"])
+    with pytest.raises(UserError, match="exists; pass overwrite=true"):
+        sheet_of("data=celeba", f"data.root={root}", *TINY, f"out={first}")
+    with pytest.raises(UserError, match="has no 'test' split"):
+        sheet_of("data=art", f"data.root={make_art(tmp_path / 'a')}", *TINY, "split=test")
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--samples", "2"], "--samples is now samples=N"),
+        (["--out=x.png"], "--out is now out=PATH.png"),
+        (["out=sheet.jpg"], "out=sheet.jpg: the contact sheet is a PNG"),
+        (["sample=2"], "sample=2: no such key; did you mean samples=2?"),
+    ],
+)
+def test_old_flags_and_mistakes_are_one_line(tmp_path, monkeypatch, command, args, line):
+    monkeypatch.chdir(tmp_path)
+    assert line in command.error(main, "revive-inspect", *args)
+    assert not list(tmp_path.iterdir())  # no sheet, no Hydra folder
 
 
 @pytest.mark.slow
@@ -100,8 +109,7 @@ def test_the_command_runs_as_documented(tmp_path):
             "data=celeba",
             f"data.root={root}",
             *TINY,
-            "--out",
-            str(out),
+            f"out={out}",
         ],
         capture_output=True,
         text=True,
@@ -110,6 +118,7 @@ def test_the_command_runs_as_documented(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert f"wrote {out}" in result.stdout and out.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["celeba", "cli.png"]  # no outputs/
 
 
 def test_the_gray_row_is_what_each_color_space_feeds_the_network():

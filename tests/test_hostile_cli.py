@@ -67,15 +67,18 @@ def test_eval_py(tmp_path):
 
 @pytest.mark.slow
 def test_export(tmp_path, bad):
-    args = ["-m", "revive.weights.export", str(bad), str(tmp_path / "out.safetensors")]
-    one_error_line(run(args, REPO), "revive.weights.export", str(bad))
+    args = ["-m", "revive.weights.export", f"weights={bad}", f"out={tmp_path / 'x.safetensors'}"]
+    one_error_line(run(args, tmp_path), "revive-export", str(bad))
     write_export(existing := tmp_path / "existing.safetensors")
-    args[-1] = str(existing)
+    args[-1] = f"out={existing}"
     torch.save(colorizer_checkpoint(), good := tmp_path / "good.ckpt")
-    args[-2] = str(good)
-    one_error_line(run(args, REPO), "revive.weights.export", "exists", "--overwrite")
-    full = run([*args, "--debug"], REPO)
+    args[-2] = f"weights={good}"
+    one_error_line(run(args, tmp_path), "revive-export", "exists", "overwrite=true")
+    full = run([*args, "debug=true"], tmp_path)
     assert full.returncode != 0 and "Traceback" in full.stderr
+    old = ["-m", "revive.weights.export", str(good), str(existing), "--overwrite"]
+    one_error_line(run(old, tmp_path), "revive-export", "--overwrite is now overwrite=true")
+    one_error_line(run(old[:-1], tmp_path), "revive-export", f"weights={good} out={existing}")
 
 
 @pytest.mark.slow

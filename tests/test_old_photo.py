@@ -358,11 +358,12 @@ def test_the_degraded_data_benchmark_reports_its_baseline_and_target():
 def test_inspect_draws_clean_and_degraded_rows(tmp_path, capsys):
     from PIL import Image
 
-    from revive.data.inspect import main
+    from revive.config import compose
+    from revive.data.inspect import inspect
 
     out = tmp_path / "sheet.png"
     args = ["data.degrade=old_photo", "data.load_size=40", "data.crop_size=32"]
-    main([*args, "--samples", "4", "--columns", "4", "--out", str(out)])
+    inspect(compose("inspect", [*args, "samples=4", "columns=4", f"out={out}"]))
     assert "gray and degraded gray below color" in capsys.readouterr().out
     sheet = np.asarray(Image.open(out)).astype(int)
     assert sheet.shape == (3 * 32 + 4 * 4, 4 * 32 + 5 * 4, 3)  # color, gray, degraded gray

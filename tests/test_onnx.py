@@ -111,7 +111,7 @@ def test_metadata_opset_and_dynamic_axes(exported):
 
 
 @pytest.mark.slow
-def test_predict_backend_onnx_matches_torch_within_one_level(exported, tmp_path):
+def test_predict_backend_onnx_matches_torch_within_one_level(exported, tmp_path, command):
     from PIL import Image
 
     from revive.data.fakes import fake_photos
@@ -121,7 +121,7 @@ def test_predict_backend_onnx_matches_torch_within_one_level(exported, tmp_path)
     net, colorizer_onnx = exported["lab"]
     torch.save(net.state_dict(), root / "latest_net_G.pth")
     torch.save(exported["dncnn"][0].state_dict(), root / "dncnn.pth")
-    export_main([str(root / "dncnn.pth"), str(root / "d.onnx")])  # the command line's way
+    command(export_main, f"weights={root / 'dncnn.pth'}", f"out={root / 'd.onnx'}")  # as typed
     photo = tmp_path / "in" / "old.png"
     photo.parent.mkdir()
     Image.fromarray(fake_photos(1, 150, 110, seed=3)[0][..., 0]).save(photo)
@@ -178,19 +178,18 @@ def test_onnx_file_without_the_onnx_backend_and_wrong_kind_are_refused(tmp_path)
         )
 
 
-def test_export_refuses_unknown_extension_and_existing_file(tmp_path, capsys):
-    with pytest.raises(SystemExit) as bad_ext:
-        export_main([str(tmp_path / "x.pth"), str(tmp_path / "x.pt")])
-    assert bad_ext.value.code == 2 and ".onnx" in capsys.readouterr().err
+def test_export_refuses_unknown_extension_and_existing_file(tmp_path, command):
+    weights = f"weights={tmp_path / 'x.pth'}"
+    line = command.error(export_main, "revive-export", weights, f"out={tmp_path / 'x.pt'}")
+    assert ".onnx" in line
     (tmp_path / "there.onnx").write_bytes(b"keep me")
-    with pytest.raises(SystemExit) as exists:
-        export_main([str(tmp_path / "x.pth"), str(tmp_path / "there.onnx")])
-    assert exists.value.code == 2 and "--overwrite" in capsys.readouterr().err
+    line = command.error(export_main, "revive-export", weights, f"out={tmp_path / 'there.onnx'}")
+    assert "overwrite=true" in line
     assert (tmp_path / "there.onnx").read_bytes() == b"keep me"
 
 
 @pytest.mark.slow
-def test_official_dncnn_s_exports_with_parity_on_set12(tmp_path):
+def test_official_dncnn_s_exports_with_parity_on_set12(tmp_path, command):
     """KAIR's published DnCNN-S (BN merged) through the command line, on a real noisy photo."""
     from revive.io import read_luminance
     from revive.weights.dncnn import load_denoiser
@@ -198,7 +197,7 @@ def test_official_dncnn_s_exports_with_parity_on_set12(tmp_path):
 
     weights = require_shared("weights", "dncnn_25.pth")
     photo = require_shared("Set12", "01.png")
-    export_main([str(weights), str(tmp_path / "dncnn_25.onnx")])
+    command(export_main, f"weights={weights}", f"out={tmp_path / 'dncnn_25.onnx'}")
     onnx_net = load_onnx_denoiser(tmp_path / "dncnn_25.onnx")
     assert json.loads(onnx_net.metadata["architecture"])["depth"] == 17
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""Speed and memory benchmarks: ``python -m revive.bench [NAME]`` (``make bench`` runs them all).
+"""Speed and memory benchmarks: ``revive-bench [benchmark=NAME]`` (``make bench`` runs them all).
 
 Every speed is measured against a plain baseline in the same run: each in its own fresh
 process, the two processes taking turns step by step, so that process-wide settings stay with
@@ -14,5 +14,5 @@ their variant, each peak RSS is its own, and load from other work slows both ali
   last result, the server's peak RSS;
 - ``data_<name>``: training samples/s of one DataLoader worker for each datamodule.
 
-Records go to a JSON list (``--json PATH``) and to a table on the terminal.
+Records go to a JSON list (``json=PATH``) and to a table on the terminal.
 """

@@ -1,4 +1,5 @@
-"""``python -m revive.bench [NAME] [--batch-size N] [--steps N] [--json PATH]``."""
+"""``revive-bench [benchmark=NAME] [steps=N] [json=PATH] ...`` (``python -m revive.bench``);
+the options are ``conf/bench.yaml``'s keys."""
 
 from __future__ import annotations
 
@@ -7,78 +8,54 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
+from omegaconf import DictConfig, OmegaConf
+
 from revive.bench.suite import BENCHMARKS, run_benchmark
+from revive.config import flatten, hydra_command
+from revive.errors import UserError, user_errors
+
+PROGRAM = "revive-bench"
+# The options of the argparse command before it took key=value, and what replaced each.
+RETIRED = {
+    "--batch-size": "batch_size=N",
+    "--steps": "steps=N",
+    "--warmup": "warmup=N",
+    "--repeats": "repeats=N",
+    "--threads": "threads=N",
+    "--megapixels": "megapixels=N",
+    "--sessions": "sessions=N",
+    "--json": "json=PATH",
+    "-o": "+train.KEY=VALUE",
+    "--override": "+train.KEY=VALUE",
+}
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m revive.bench",
-        description="Measure training and inference speed against plain baselines, in one run.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example (DnCNN inference against plain PyTorch, about a minute on a CPU):\n"
-        "  revive-bench dncnn_infer --steps 3 --repeats 1\n"
-        "(revive-bench is python -m revive.bench; onnx_infer needs revive[export], "
-        "revive_upscale revive[sr])",
-    )
-    parser.add_argument(
-        "name",
-        nargs="?",
-        default="all",
-        choices=["all", *BENCHMARKS],
-        metavar="NAME",
-        help=f"one benchmark (default: all of them): {', '.join(BENCHMARKS)}",
-    )
-    parser.add_argument("--batch-size", type=int, help="batch size (default: each benchmark's)")
-    parser.add_argument("--steps", type=int, help="timed steps per measurement")
-    parser.add_argument("--warmup", type=int, help="untimed steps before each measurement")
-    parser.add_argument(
-        "--repeats",
-        type=int,
-        help="runs of each measurement (ours and the baseline, two processes taking turns)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="torch threads in every measuring process (default: one per core). On a machine "
-        "busy with other work, 1 keeps ratios honest: threads that wait for each other stall",
-    )
-    parser.add_argument(
-        "--megapixels", type=float, help="revive_24mp: size of the scan (default: 24)"
-    )
-    parser.add_argument(
-        "--sessions", type=int, help="app_load: sessions reviving at once (default: 6)"
-    )
-    parser.add_argument(
-        "--json",
-        type=Path,
-        help="write the records here (default: outputs/bench/bench_<time>.json)",
-    )
-    parser.add_argument(
-        "-o",
-        "--override",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Hydra override of the training config of *_step (repeatable), "
-        "e.g. -o trainer.precision=32-true",
-    )
-    args = parser.parse_args(argv)
-    for flag in ("batch_size", "steps", "repeats", "threads", "sessions"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be at least 1 (got {value})")
-    if args.megapixels is not None and args.megapixels <= 0:
-        parser.error(f"--megapixels must be positive (got {args.megapixels})")
-    if args.warmup is not None and args.warmup < 0:
-        parser.error(f"--warmup must be 0 or more (got {args.warmup})")
-    return args
+def options(cfg: DictConfig) -> argparse.Namespace:
+    """The command's options as the benchmarks take them (:func:`run_benchmark`), checked."""
+    if cfg.benchmark not in ("all", *BENCHMARKS):
+        names = ", ".join(["all", *BENCHMARKS])
+        raise UserError(f"benchmark={cfg.benchmark}: no such benchmark (choices: {names})")
+    for key in ("batch_size", "steps", "repeats", "threads", "sessions", "warmup"):
+        value, least = cfg[key], 0 if key == "warmup" else 1
+        if value is not None and (type(value) is not int or value < least):
+            raise UserError(f"{key}={value}: it must be a whole number, at least {least}")
+    if cfg.megapixels is not None and (
+        type(cfg.megapixels) not in (int, float) or cfg.megapixels <= 0
+    ):
+        raise UserError(f"megapixels={cfg.megapixels}: it must be a positive number")
+    train = OmegaConf.to_container(cfg.train, resolve=True)
+    overrides = [f"{key}={value}" for key, value in flatten(train).items()]
+    keys = ("batch_size", "steps", "warmup", "repeats", "threads", "megapixels", "sessions")
+    return argparse.Namespace(**{key: cfg[key] for key in keys}, override=overrides)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+@hydra_command("bench", PROGRAM, RETIRED, positional=("benchmark",))
+def main(cfg: DictConfig) -> None:
+    """Run the benchmarks; exit status 1 when one of them failed."""
+    with user_errors(PROGRAM):
+        args = options(cfg)
     if args.threads is not None:  # before torch loads, here and in every child
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     from rich.console import Console
@@ -90,8 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     if not console.is_terminal:  # a log file or a pipe: keep each row on one line
         console = Console(width=200)
-    names = list(BENCHMARKS) if args.name == "all" else [args.name]
-    path = args.json or Path("outputs/bench") / time.strftime("bench_%Y%m%d-%H%M%S.json")
+    names = list(BENCHMARKS) if cfg.benchmark == "all" else [cfg.benchmark]
+    path = Path(cfg.json or Path("outputs/bench") / time.strftime("bench_%Y%m%d-%H%M%S.json"))
     records: list[dict] = []
     failed: list[str] = []
     for name in names:
@@ -112,9 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"records written to {path}")
     if failed:
         console.print(f"[red]{len(failed)} benchmark(s) failed:[/red] {', '.join(failed)}")
-        return 1
-    return 0
+        sys.exit(1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,4 +1,4 @@
-"""``app_load``: the web page under N families at once (``python -m revive.bench app_load``).
+"""``app_load``: the web page under N families at once (``revive-bench benchmark=app_load``).
 
 Starts ``python -m revive.app`` as a family would (the shipped colorizer, ``conf/app.yaml``'s
 limits and concurrency) on a free local port, then N sessions at the same moment each open the

@@ -1,4 +1,4 @@
-"""``python -m revive.compare SWEEP_DIR``."""
+"""``python -m revive.compare runs=SWEEP_DIR`` (the same as ``revive-compare``)."""
 
 from revive.compare.report import main
 

@@ -1,13 +1,13 @@
-"""``python -m revive.compare SWEEP_DIR``: the table, the plots and the sample grid of a sweep."""
+"""``revive-compare runs=SWEEP_DIR`` (``python -m revive.compare``): the table, the plots and the
+sample grid of a sweep; its options are ``conf/compare.yaml``'s keys."""
 
 from __future__ import annotations
 
-import argparse
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import revive.compare
+from omegaconf import DictConfig, OmegaConf
+
 from revive.compare.plots import plot_curves, plot_final, plot_samples
 from revive.compare.runs import (
     comparison_table,
@@ -20,8 +20,11 @@ from revive.compare.runs import (
     swept_parameters,
 )
 from revive.compare.testsets import plot_test_bars, score_runs, test_tables
-from revive.errors import user_errors
+from revive.config import hydra_command
+from revive.errors import UserError, user_errors
 from revive.io import atomic_path
+
+PROGRAM = "revive-compare"
 
 
 def compare(
@@ -82,54 +85,49 @@ def compare(
     return written
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m revive.compare",
-        description=revive.compare.__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example (the runs of a sweep, scored on a folder of color photos):\n"
-        "  revive-train -m experiment=demo name=lab_vs_rgb color_space=lab,rgb trainer.max_epochs=1\n"
-        "  revive-compare outputs/demo/multiruns/lab_vs_rgb --test-dir photos/\n"
-        "(revive-compare is python -m revive.compare)",
-    )
-    parser.add_argument("sweep_dir", type=Path, help="e.g. outputs/train/multiruns/<name>")
-    parser.add_argument("--out", type=Path, default=None, help="default: SWEEP_DIR/compare")
-    parser.add_argument("--metric", default="val/psnr", help="metric plotted against parameters")
-    parser.add_argument("--images", type=Path, default=None, help="folder of images to colorize")
-    parser.add_argument("--num-images", type=int, default=4)
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    parser.add_argument(
-        "--test-dir",
-        type=Path,
-        action="append",
-        default=[],
-        help="score each run's checkpoint on this folder against the gray baseline "
-        "(eval.py's protocol); repeat for several folders",
-    )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda ... (for --test-dir)")
-    parser.add_argument(
-        "--render-size",
-        type=int,
-        default=None,
-        help="the colorizers' canvas, as predict.py's render_size (default: each run's own "
-        "training crop size, the scale it learned at)",
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        with user_errors(parser.prog):  # e.g. a run's damaged checkpoint
+# The options of the argparse command before it took key=value, and what replaced each.
+RETIRED = {
+    "--out": "out=DIR",
+    "--metric": "metric=NAME",
+    "--images": "images=DIR",
+    "--num-images": "num_images=N",
+    "--checkpoint": "checkpoint=best|last",
+    "--test-dir": "test_dir=DIR (several: test_dir=[DIR,DIR])",
+    "--device": "device=NAME",
+    "--render-size": "render_size=N",
+}
+
+
+def folders(value: object) -> list[str]:
+    """``test_dir=``: one folder, a list of them, or none."""
+    if value is None:
+        return []
+    if isinstance(value, (str, Path)):
+        return [str(value)]
+    return [str(v) for v in value]
+
+
+@hydra_command("compare", PROGRAM, RETIRED, positional=("runs",))
+def main(cfg: DictConfig) -> None:
+    """``revive-compare runs=SWEEP_DIR [out=DIR] ...`` (``conf/compare.yaml``)."""
+    with user_errors(PROGRAM):  # e.g. a run's damaged checkpoint, a missing folder
+        if OmegaConf.is_missing(cfg, "runs"):
+            raise UserError("runs= is missing: the folder of the runs to compare (runs=DIR)")
+        if cfg.checkpoint not in ("best", "last"):
+            raise UserError(f"checkpoint={cfg.checkpoint}: it is best or last")
+        try:
             written = compare(
-                args.sweep_dir,
-                args.out,
-                args.metric,
-                args.images,
-                args.num_images,
-                args.checkpoint,
-                args.test_dir,
-                args.device,
-                args.render_size,
+                cfg.runs,
+                cfg.out,
+                cfg.metric,
+                cfg.images,
+                cfg.num_images,
+                cfg.checkpoint,
+                folders(cfg.test_dir),
+                cfg.device,
+                cfg.render_size,
             )
-    except FileNotFoundError as e:
-        parser.exit(2, f"error: {e}\n")
+        except FileNotFoundError as e:
+            raise UserError(str(e)) from e
     for kind, path in written.items():
         print(f"{kind:>8}: {path}")

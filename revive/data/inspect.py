@@ -1,10 +1,11 @@
 """See what the model will see: counts per split and a contact sheet of augmented samples.
 
-    python -m revive.data.inspect data=celeba data.root=PATH [--split train] [--samples 16]
-                                  [--out sheet.png] [--overwrite]
+    revive-inspect data=celeba data.root=PATH [split=train] [samples=16] [out=sheet.png]
+                   [overwrite=true]
 
-Positional arguments are Hydra overrides of the training config (``conf/train.yaml``), so any
-``data.*`` setting that ``train.py`` accepts works here. The sheet shows each sample in color
+(``python -m revive.data.inspect``.) ``conf/inspect.yaml`` is the training config
+(``conf/train.yaml``) with the inspector's keys, so any ``data.*`` setting that ``train.py``
+accepts works here. The sheet shows each sample in color
 (the target) with the network's input below it (``color_space``: LAB shows the gray of the
 sample's L*, RGB its luma). With ``data.degrade=old_photo`` each sample has three rows: the clean
 color target, its clean input, and the degraded gray scan the network is given instead.
@@ -12,24 +13,33 @@ color target, its clean input, and the degraded gray scan the network is given i
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from omegaconf import DictConfig
 
 from revive.batch import ColorBatch, collate
 from revive.color import ColorSpace, get_color_space
-from revive.config import compose
+from revive.config import hydra_command
 from revive.data.module import DataModule
-from revive.errors import user_errors
+from revive.errors import UserError, user_errors
 from revive.io import save_image
 from revive.visual import grid, to_uint8
+
+PROGRAM = "revive-inspect"
+# The options of the command before it took key=value only, and what replaced each.
+RETIRED = {
+    "--split": "split=train|val|test",
+    "--samples": "samples=N",
+    "--columns": "columns=N",
+    "--out": "out=PATH.png",
+    "--overwrite": "overwrite=true",
+}
 
 
 def contact_sheet(samples: Sequence[ColorBatch], space: ColorSpace, columns: int = 8) -> np.ndarray:
@@ -79,69 +89,42 @@ def print_counts(name: str, datamodule: DataModule) -> None:
             print(f"    {source}: {counts}")
 
 
-def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m revive.data.inspect",
-        description="Print a dataset's split sizes and write a contact sheet of augmented samples.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example (the bundled photos, 8 samples):\n"
-        "  revive-inspect data=samples --samples 8 --out sheet.png\n"
-        "(revive-inspect is python -m revive.data.inspect)",
-    )
-    parser.add_argument(
-        "overrides", nargs="*", help="Hydra overrides, e.g. data=celeba data.root=PATH"
-    )
-    parser.add_argument(
-        "--split", default=None, help="train, val or test (default: train, else val)"
-    )
-    parser.add_argument("--samples", type=int, default=16, help="number of samples on the sheet")
-    parser.add_argument("--columns", type=int, default=8, help="samples per row")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="PNG path (default: outputs/inspect/<data>_<split>.png)",
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    return parser.parse_intermixed_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> Path:
-    """Run the command; returns the path of the written sheet."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    with user_errors("python -m revive.data.inspect"):  # e.g. data=celba, a missing data.root
-        cfg = compose("train", args.overrides, hydra_node=True)
-        name = cfg.hydra.runtime.choices.get("data", "data")
-        datamodule: DataModule = instantiate(cfg.data)
-        print_counts(name, datamodule)
-
-    if args.out is not None and args.out.suffix.lower() != ".png":
-        raise SystemExit(f"--out {args.out}: the contact sheet is a PNG; end the name in .png")
-    split = args.split or ("train" if "train" in datamodule.datasets else "val")
+def inspect(cfg: DictConfig) -> Path:
+    """Print the counts of ``cfg.data`` and write the sheet; return its path. ``cfg`` is
+    ``conf/inspect.yaml`` composed (the training config and the inspector's keys)."""
+    out = None if cfg.out is None else Path(cfg.out)
+    if out is not None and out.suffix.lower() != ".png":
+        raise UserError(f"out={out}: the contact sheet is a PNG; end the name in .png")
+    for key in ("samples", "columns"):
+        if type(cfg[key]) is not int or cfg[key] < 1:
+            raise UserError(f"{key}={cfg[key]}: it must be a whole number, at least 1")
+    name = HydraConfig.get().runtime.choices.get("data", "data")
+    datamodule: DataModule = instantiate(cfg.data)
+    print_counts(name, datamodule)
+    split = cfg.split or ("train" if "train" in datamodule.datasets else "val")
     if split not in datamodule.datasets:
-        raise SystemExit(
-            f"data={name} has no {split!r} split; it has {sorted(datamodule.datasets)}"
-        )
+        raise UserError(f"data={name} has no {split!r} split; it has {sorted(datamodule.datasets)}")
     dataset = datamodule.datasets[split]
-    samples = [dataset[i] for i in pick(len(dataset), args.samples, cfg.seed)]
+    samples = [dataset[i] for i in pick(len(dataset), cfg.samples, cfg.seed)]
 
-    if args.out is None:
+    if out is None:
         out = free_name(Path(cfg.paths.log_dir) / "inspect" / f"{name}_{split}.png")
-    elif args.out.exists() and not args.overwrite:
-        raise SystemExit(f"{args.out} exists; pass --overwrite or choose another --out")
-    else:
-        out = args.out
-    save_image(contact_sheet(samples, get_color_space(cfg.color_space.name), args.columns), out)
+    elif out.exists() and not cfg.overwrite:
+        raise UserError(f"{out} exists; pass overwrite=true or choose another out=")
+    save_image(contact_sheet(samples, get_color_space(cfg.color_space.name), cfg.columns), out)
     rows = "gray and degraded gray" if samples[0].degraded is not None else "gray"
     print(f"wrote {out} ({len(samples)} {split} samples after augmentation, {rows} below color)")
     return out
 
 
-def cli() -> None:
-    """``revive-inspect``: :func:`main` without its return value (a console script exits with
-    whatever its function returns, and a path would read as a failure)."""
-    main()
+@hydra_command("inspect", PROGRAM, RETIRED)
+def main(cfg: DictConfig) -> None:
+    """``revive-inspect data=NAME [samples=16] [out=PNG] ...`` (``conf/inspect.yaml``)."""
+    with user_errors(PROGRAM):  # e.g. a missing data.root
+        inspect(cfg)
+
+
+cli = main  # the console script's target (pyproject.toml)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ and Defocus is the library's with its kernel cut to size.
 
 For a colorizer (``gray=True``) the photo becomes a one-channel gray scan right after the color
 cast, and the other steps work on that: a third of the work, which keeps one loader worker
-above 200 degraded 256x256 samples/s (``python -m revive.bench data_old_photo``).
+above 200 degraded 256x256 samples/s (``revive-bench benchmark=data_old_photo``).
 """
 
 from __future__ import annotations

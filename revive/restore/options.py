@@ -1,6 +1,6 @@
 """The options of reviving a photo, written once: which networks, on what, at what size.
 
-``predict.py``, ``eval.py``, the web page, ``compare --test-dir`` and training's test folders
+``predict.py``, ``eval.py``, the web page, ``revive-compare test_dir=`` and training's test folders
 all build a :class:`RestoreOptions` and pass it to :func:`revive.restore.load_restorer`, so an
 option means the same thing everywhere. Its config is ``conf/restore/default.yaml``, which the
 three command configs compose; a test keeps the YAML's keys and this class's fields equal.

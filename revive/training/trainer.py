@@ -34,7 +34,7 @@ def reuse_freed_memory() -> bool:
     A training step frees and allocates the same large buffers (activations, gradients) every
     step. By default glibc maps each buffer over 128 KiB to fresh pages and unmaps it when it is
     freed, so every step pays the page faults of zeroing them again: about a tenth of a Pix2Pix
-    step on a 2-core CPU (``python -m revive.bench pix2pix_step``). Here blocks up to 1 GiB come
+    step on a 2-core CPU (``revive-bench benchmark=pix2pix_step``). Here blocks up to 1 GiB come
     from the heap and the heap is not trimmed, so the process stays at its peak RSS, which
     training reaches anyway. Returns whether the setting took (False off glibc).
     """

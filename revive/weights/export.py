@@ -1,23 +1,24 @@
 """Export a trained network: safetensors (no pickle) or ONNX (no PyTorch), chosen by extension.
 
-``python -m revive.weights.export CKPT OUT.safetensors`` keeps only a colorizer's generator
+``revive-export weights=CKPT out=OUT.safetensors`` (``python -m revive.weights.export``) keeps only a colorizer's generator
 weights and records the color space and the architecture in the file's metadata, so that
 ``predict.py`` rebuilds the network without the training checkpoint (a tenth of its size: no D,
-no Adam). ``python -m revive.weights.export CKPT OUT.onnx`` writes a colorizer or a DnCNN as an
+no Adam). ``revive-export weights=CKPT out=OUT.onnx`` writes a colorizer or a DnCNN as an
 ONNX graph for onnxruntime (:mod:`revive.weights.onnx_export`; ``predict.py backend=onnx``).
-A bad checkpoint or an existing destination exits with status 2 and one line (``--debug`` or
-``HYDRA_FULL_ERROR=1``: the traceback).
+A bad checkpoint or an existing destination exits with status 2 and one line (``debug=true`` or
+``HYDRA_FULL_ERROR=1``: the traceback). The options are ``conf/export.yaml``'s keys.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
 
+from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import save_file
 
+from revive.config import hydra_command
 from revive.errors import UserError, user_errors
 from revive.io import atomic_path
 from revive.weights.colorizer import EXPORT_FORMAT, build_colorizer, load_colorizer, read_colorizer
@@ -39,7 +40,7 @@ def export_colorizer(
     """
     dest = Path(dest)
     if dest.exists() and not overwrite:
-        raise UserError(f"{dest} exists; pass --overwrite to replace it")
+        raise UserError(f"{dest} exists; pass overwrite=true to replace it")
     if render_size is not None and render_size < 1:
         raise UserError(f"render size must be positive, got {render_size}")
     cfg, state, space = read_colorizer(ckpt)
@@ -67,7 +68,7 @@ def export_onnx(ckpt: str | os.PathLike, dest: str | os.PathLike, overwrite: boo
     from revive.weights.onnx_export import export_colorizer_onnx, export_denoiser_onnx
 
     if Path(dest).exists() and not overwrite:
-        raise UserError(f"{dest} exists; pass --overwrite to replace it")
+        raise UserError(f"{dest} exists; pass overwrite=true to replace it")
     try:
         net, space = load_colorizer(ckpt)
     except ValueError as not_colorizer:
@@ -84,40 +85,31 @@ def export_onnx(ckpt: str | os.PathLike, dest: str | os.PathLike, overwrite: boo
 EXPORTERS = {".safetensors": export_colorizer, ".onnx": export_onnx}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m revive.weights.export",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples (the colorizer that ships with revive, from a checkout):\n"
-        "  revive-export revive/weights/shipped/colorizer.safetensors colorizer.onnx\n"
-        "  revive-export outputs/demo/*/checkpoints/last.ckpt demo.safetensors --fp16  # after make demo\n"
-        "(revive-export is python -m revive.weights.export; .onnx needs revive[export])",
-    )
-    parser.add_argument(
-        "ckpt", help="checkpoint from train.py, an official *_net_G.pth / *_net_G_A.pth, or DnCNN"
-    )
-    parser.add_argument("dest", help="output file: .safetensors (colorizers) or .onnx (any)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
-    parser.add_argument(
-        "--render-size",
-        type=int,
-        help="safetensors: record the render size the colorizer was trained at (its crop size)",
-    )
-    parser.add_argument(
-        "--fp16", action="store_true", help="safetensors: store the weights in half precision"
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of bad input")
-    args = parser.parse_args(argv)
-    exporter = EXPORTERS.get(Path(args.dest).suffix.lower())
-    if exporter is None:
-        parser.error(f"{args.dest}: the extension must be one of {', '.join(EXPORTERS)}")
-    options = {"render_size": args.render_size, "half": args.fp16}
-    if exporter is not export_colorizer and any(options.values()):
-        parser.error("--render-size and --fp16 are for .safetensors exports")
-    with user_errors("revive.weights.export", args.debug):
+PROGRAM = "revive-export"
+# The options of the argparse command before it took key=value, and what replaced each.
+RETIRED = {
+    "--overwrite": "overwrite=true",
+    "--render-size": "render_size=N",
+    "--fp16": "fp16=true",
+    "--debug": "debug=true",
+}
+
+
+@hydra_command("export", PROGRAM, RETIRED, positional=("weights", "out"))
+def main(cfg: DictConfig) -> None:
+    """``revive-export weights=CKPT out=FILE.safetensors|FILE.onnx`` (``conf/export.yaml``)."""
+    with user_errors(PROGRAM, cfg.debug):
+        for key in ("weights", "out"):
+            if OmegaConf.is_missing(cfg, key):
+                raise UserError(f"{key}= is missing: revive-export weights=CKPT out=FILE.onnx")
+        exporter = EXPORTERS.get(Path(cfg.out).suffix.lower())
+        if exporter is None:
+            raise UserError(f"out={cfg.out}: the extension must be one of {', '.join(EXPORTERS)}")
+        options = {"render_size": cfg.render_size, "half": bool(cfg.fp16)}
+        if exporter is not export_colorizer and any(options.values()):
+            raise UserError("render_size= and fp16=true are for .safetensors exports")
         extra = options if exporter is export_colorizer else {}
-        print(exporter(args.ckpt, args.dest, args.overwrite, **extra))
+        print(exporter(cfg.weights, cfg.out, bool(cfg.overwrite), **extra))
 
 
 if __name__ == "__main__":

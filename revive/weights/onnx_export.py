@@ -65,7 +65,7 @@ def export_network(
         require("export", module)
     dest = Path(dest)
     if dest.exists() and not overwrite:
-        raise FileExistsError(f"{dest} exists; pass --overwrite to replace it")
+        raise FileExistsError(f"{dest} exists; pass overwrite=true to replace it")
     net = net.eval().float().cpu()
     example = torch.rand(
         2, in_channels, _example_side(size_multiple), _example_side(size_multiple, 1)

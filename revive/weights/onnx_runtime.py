@@ -43,7 +43,7 @@ class OnnxNetwork(nn.Module):
             raise ValueError(
                 f"{self.path} is an ONNX model but not one exported by revive (inputs/outputs "
                 f"{names}, metadata keys {sorted(self.metadata)}); export it with "
-                "`python -m revive.weights.export CKPT out.onnx`"
+                "`revive-export weights=CKPT out=out.onnx`"
             )
         self.format = self.metadata["format"]
         self.size_multiple = int(self.metadata.get("size_multiple", 1))
