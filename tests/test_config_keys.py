@@ -1,8 +1,8 @@
 """Every key of every composed config is read by something: a config key with no effect is a
 promise the code does not keep (a renamed parameter, a value overwritten by another group).
 
-A key under a ``_target_`` node must be a parameter of that callable (unless it takes any
-``**kwargs``); a key whose value is instantiated (a callback, a logger) is a label; any other key
+A key under a ``_target_`` node must be a parameter of that callable or of the base class it
+hands ``**kwargs`` to; a key whose value is instantiated (a callback, a logger) is a label; any other key
 must be named somewhere in the code that reads configs, or in an interpolation of another key. The configs composed are each command's own, and
 ``train`` with every option of the model, data and experiment groups.
 """
@@ -69,14 +69,31 @@ def interpolated_words() -> frozenset[str]:
     return frozenset(words)
 
 
+# Keys a target takes through **kwargs by a naming rule of its own (its docstring says so).
+KWARG_RULES = {"revive.data.mix.MixDataModule": re.compile(r"\w+_root")}
+
+
 def parameters(target: str) -> set[str] | None:
-    """The keyword parameters ``target`` accepts; None when it takes any (``**kwargs``: what it
-    does with them is its own code's business, e.g. a Trainer factory that passes them on)."""
+    """The keyword parameters ``target`` accepts, following ``**kwargs`` up the classes it
+    hands them to; None when it takes any (``**kwargs`` that reach no named parameter, e.g.
+    a Trainer factory that passes them on)."""
     obj = get_object(target)
-    params = inspect.signature(obj).parameters.values()
-    if any(p.kind == p.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params if p.kind != p.VAR_POSITIONAL}
+    if inspect.isclass(obj):
+        chain = [c.__init__ for c in inspect.getmro(obj) if "__init__" in vars(c)]
+    else:
+        chain = [obj]
+    names: set[str] = set()
+    for fn in chain:
+        params = inspect.signature(fn).parameters.values()
+        names |= {p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            return names - {"self"}
+    return None
+
+
+def accepts(target: str, params: set[str] | None, key: str) -> bool:
+    rule = KWARG_RULES.get(target)
+    return params is None or key in params or bool(rule and rule.fullmatch(key))
 
 
 def unread_keys(node: object, path: str = "", target_params: set[str] | None = None):
@@ -90,7 +107,7 @@ def unread_keys(node: object, path: str = "", target_params: set[str] | None = N
         if key in HYDRA_KEYS or key == "hydra":
             continue
         if "_target_" in node:
-            if params is not None and key not in params:
+            if not accepts(node["_target_"], params, key):
                 yield where, f"not a parameter of {node['_target_']}"
         elif isinstance(value, dict) and "_target_" in value:
             pass  # an instance of a group (callbacks, loggers): its name is a label
