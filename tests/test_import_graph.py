@@ -5,6 +5,7 @@ import" column (docs/architecture.md); a new package must be placed in them."""
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -97,3 +98,21 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
     """The graph counts a function-level import (the kind that hid weights -> restore)."""
     graph = import_graph()
     assert "revive.training.run" in graph["revive.training.cli"]  # imported inside main()
+
+
+def documented_layers() -> list[set[str]]:
+    """The layers as the architecture page's table lists them (``| N | `revive/x/`, ... |``)."""
+    text = (ROOT.parent / "docs" / "architecture.md").read_text()
+    rows = re.findall(r"^\| (\d+) \| ([^|]+) \|", text, flags=re.M)
+    assert [int(n) for n, _ in rows] == list(range(len(rows))), "layers numbered 0, 1, 2 ..."
+    names = []
+    for _, cell in rows:
+        paths = [
+            p.removeprefix("revive/").removesuffix("/") for p in re.findall(r"`([^`]+)`", cell)
+        ]
+        names.append({"revive" if p == "__init__.py" else p.removesuffix(".py") for p in paths})
+    return names
+
+
+def test_the_architecture_page_lists_the_layers_the_test_enforces():
+    assert documented_layers() == LAYERS
