@@ -8,11 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from revive.batch import ColorBatch
+from revive.batch import ColorBatch, DenoiseBatch
 from revive.color import get_color_space, luma_uint8, luminance_uint8
 from revive.config import compose
 from revive.data.fakes import make_art, make_celeba, make_colorization, make_family
-from revive.data.inspect import contact_sheet, inspect, main
+from revive.data.inspect import contact_sheet, denoise_sheet, inspect, main
 from revive.errors import UserError
 
 TINY = ["data.load_size=40", "data.crop_size=32"]
@@ -133,3 +133,47 @@ def test_the_gray_row_is_what_each_color_space_feeds_the_network():
         sheet = contact_sheet([sample], get_color_space(name), columns=1)
         gray_cell = sheet[4 + 8 + 4 : 4 + 8 + 4 + 8, 4:12].astype(int)
         assert np.abs(gray_cell - int(level)).max() <= 1, name
+
+
+def gray_folder(root, n: int = 3, size: int = 48):
+    """``n`` gray PNGs with some texture, as Train400 and Set12 hold."""
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        ramp = np.linspace(0, 200, size)[None, :] + rng.normal(0, 10, (size, size))
+        Image.fromarray(ramp.clip(0, 255).astype(np.uint8)).save(root / f"g{i}.png")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("extra", "below", "rows"),
+    [
+        (["model=dncnn"], "Gaussian noise of sigma 25.0 below them", 2),
+        (["model=dncnn_blind"], "Gaussian noise of sigma (0.0, 55.0) below them", 2),
+        (["model=dncnn", "data.degrade=old_photo"], "the loader's noisy copies below them", 2),
+        ([], "no noise: model=Pix2Pix draws none", 1),
+    ],
+)
+def test_a_denoiser_sees_clean_patches_and_their_noise(tmp_path, capsys, extra, below, rows):
+    train = gray_folder(tmp_path / "train")
+    val = gray_folder(tmp_path / "val", n=1)
+    out = tmp_path / "d.png"
+    sheet_of(
+        "data=denoise", f"data.root={train}", f"data.val_dir={val}", "data.patch_size=20",
+        "data.stride=20", "data.scales=[1.0]", "samples=4", "columns=4", f"out={out}", *extra,
+    )  # fmt: skip
+    assert below in capsys.readouterr().out
+    sheet = np.asarray(Image.open(out)).astype(float)
+    assert sheet.shape == (rows * 20 + (rows + 1) * 4, 4 * 20 + 5 * 4, 3)
+    if rows == 2:  # the noisy patch is the clean one plus visible noise, and stays gray
+        clean, noisy = sheet[4:24, 4:24, 0], sheet[28:48, 4:24, 0]
+        assert 2 < np.abs(noisy - clean).mean() < 60
+        assert np.abs(sheet[..., 0] - sheet[..., 2]).max() <= 1
+
+
+def test_the_denoise_sheet_is_reproducible_from_the_seed():
+    samples = [DenoiseBatch(clean=torch.full((1, 8, 8), 0.5)) for _ in range(3)]
+    first = denoise_sheet(samples, (0.0, 55.0), seed=1)
+    assert np.array_equal(first, denoise_sheet(samples, (0.0, 55.0), seed=1))
+    assert not np.array_equal(first, denoise_sheet(samples, (0.0, 55.0), seed=2))
+    assert not np.array_equal(denoise_sheet(samples, 25.0, seed=1), first)

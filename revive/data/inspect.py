@@ -9,6 +9,11 @@ accepts works here. The sheet shows each sample in color
 (the target) with the network's input below it (``color_space``: LAB shows the gray of the
 sample's L*, RGB its luma). With ``data.degrade=old_photo`` each sample has three rows: the clean
 color target, its clean input, and the degraded gray scan the network is given instead.
+
+For a denoiser (``data=denoise``) the sheet shows clean patches with the noisy patches the
+network is given below them: the loader's scan noise (``data.degrade=old_photo``), or else the
+Gaussian noise a DnCNN draws in its training step (``model.sigma``, or one sigma per patch from
+``model.sigma_range``), drawn here from ``seed``.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from revive.batch import ColorBatch, collate
+from revive.batch import ColorBatch, DenoiseBatch, collate
 from revive.color import ColorSpace, get_color_space
 from revive.config import hydra_command
 from revive.data.module import DataModule
+from revive.data.noise import gaussian_noise, sample_sigmas
 from revive.errors import UserError, user_errors
 from revive.io import save_image
 from revive.visual import grid, to_uint8
@@ -60,6 +66,40 @@ def contact_sheet(samples: Sequence[ColorBatch], space: ColorSpace, columns: int
     for start in range(0, len(samples), columns):
         rows += [[to_uint8(img) for img in images[start : start + columns]] for images in shown]
     return grid(rows)
+
+
+def denoise_sheet(
+    samples: Sequence[DenoiseBatch],
+    sigma: float | tuple[float, float] | None,
+    seed: int,
+    columns: int = 8,
+) -> np.ndarray:
+    """Rows of clean patches, each followed by a row of what the denoiser is given for them:
+    the loader's noisy copies when it draws them, else Gaussian noise of ``sigma`` (one value,
+    or ``(low, high)`` for one uniform sigma per patch) as the model's training step draws it;
+    with neither, the clean rows alone."""
+    batch = collate(list(samples))
+    shown = [batch.clean]
+    if batch.noisy is not None:
+        shown.append(batch.noisy)
+    elif sigma is not None:
+        generator = torch.Generator().manual_seed(seed)
+        if isinstance(sigma, tuple):
+            sigma = sample_sigmas(len(batch), *sigma, generator=generator)
+        shown.append(batch.clean + gaussian_noise(batch.clean, sigma, generator))
+    rows = []
+    for start in range(0, len(batch), columns):
+        rows += [[to_uint8(img) for img in images[start : start + columns]] for images in shown]
+    return grid(rows)
+
+
+def model_sigma(model: DictConfig) -> float | tuple[float, float] | None:
+    """The Gaussian noise level the composed ``model`` trains with (DnCNN's ``sigma_range``
+    when set, else its ``sigma``), or ``None`` for a model that draws no noise."""
+    if model.get("sigma_range") is not None:
+        low, high = model.sigma_range
+        return float(low), float(high)
+    return None if model.get("sigma") is None else float(model.sigma)
 
 
 def pick(n_available: int, n: int, seed: int) -> list[int]:
@@ -111,6 +151,17 @@ def inspect(cfg: DictConfig) -> Path:
         out = free_name(Path(cfg.paths.log_dir) / "inspect" / f"{name}_{split}.png")
     elif out.exists() and not cfg.overwrite:
         raise UserError(f"{out} exists; pass overwrite=true or choose another out=")
+    if isinstance(samples[0], DenoiseBatch):
+        sigma = model_sigma(cfg.model)
+        save_image(denoise_sheet(samples, sigma, cfg.seed, cfg.columns), out)
+        if samples[0].noisy is not None:
+            below = "the loader's noisy copies below them"
+        elif sigma is None:
+            below = f"no noise: model={cfg.model._target_.rsplit('.', 1)[-1]} draws none"
+        else:
+            below = f"Gaussian noise of sigma {sigma} below them"
+        print(f"wrote {out} ({len(samples)} {split} clean patches, {below})")
+        return out
     save_image(contact_sheet(samples, get_color_space(cfg.color_space.name), cfg.columns), out)
     rows = "gray and degraded gray" if samples[0].degraded is not None else "gray"
     print(f"wrote {out} ({len(samples)} {split} samples after augmentation, {rows} below color)")

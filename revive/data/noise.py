@@ -23,10 +23,14 @@ def gaussian_noise(
 
 
 def sample_sigmas(
-    batch_size: int, low: float, high: float, device: torch.device | str = "cpu"
+    batch_size: int,
+    low: float,
+    high: float,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """One sigma per sample, uniform in [low, high] (DnCNN-B: [0, 55])."""
-    return torch.empty(batch_size, device=device).uniform_(low, high)
+    return torch.empty(batch_size, device=device).uniform_(low, high, generator=generator)
 
 
 def kair_noisy(image: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
