@@ -48,6 +48,15 @@ RETIRED = {
 }
 
 
+def stacked_rows(shown: Sequence[torch.Tensor], columns: int) -> np.ndarray:
+    """A grid of ``columns`` samples per line, each line one row per tensor of ``shown`` (the
+    same samples seen as target, input ...), so that every view stands below its sample."""
+    rows = []
+    for start in range(0, len(shown[0]), columns):
+        rows += [[to_uint8(img) for img in images[start : start + columns]] for images in shown]
+    return grid(rows)
+
+
 def contact_sheet(samples: Sequence[ColorBatch], space: ColorSpace, columns: int = 8) -> np.ndarray:
     """Rows of color samples, each followed by a row of the network's input for them in
     ``space`` (LAB: the gray of their L*; RGB: their luma), and by a row of the degraded inputs
@@ -62,10 +71,7 @@ def contact_sheet(samples: Sequence[ColorBatch], space: ColorSpace, columns: int
     shown = [rgb, torch.stack([seen(b) for b in clean])]
     if all(s.degraded is not None for s in samples):
         shown.append(torch.stack([seen(b) for b in batches]))
-    rows = []
-    for start in range(0, len(samples), columns):
-        rows += [[to_uint8(img) for img in images[start : start + columns]] for images in shown]
-    return grid(rows)
+    return stacked_rows(shown, columns)
 
 
 def denoise_sheet(
@@ -87,10 +93,7 @@ def denoise_sheet(
         if isinstance(sigma, tuple):
             sigma = sample_sigmas(len(batch), *sigma, generator=generator)
         shown.append(batch.clean + gaussian_noise(batch.clean, sigma, generator))
-    rows = []
-    for start in range(0, len(batch), columns):
-        rows += [[to_uint8(img) for img in images[start : start + columns]] for images in shown]
-    return grid(rows)
+    return stacked_rows(shown, columns)
 
 
 def model_sigma(model: DictConfig) -> float | tuple[float, float] | None:
