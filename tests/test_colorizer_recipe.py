@@ -3,6 +3,7 @@ generator's weights, and a few steps of the experiment itself."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import lightning as L
@@ -84,6 +85,40 @@ def test_split_refuses_a_collection_without_its_folders(tmp_path: Path, small_co
         holdout.make_split(fake_collection(tmp_path / "p", varied=0), tmp_path / "s")
     with pytest.raises(UserError, match="needs more than 5"):
         holdout.make_split(fake_collection(tmp_path / "q", faces=5), tmp_path / "t")
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["photos", "split"],
+            "photos split: arguments are now key=value: source=photos dest=split",
+        ),
+        (["source=photos", "dest=split", "--seed", "1"], "--seed is now seed=N"),
+        (["source=photos"], "dest= is missing: revive-holdout source=PHOTOS dest=SPLIT"),
+        (["source=photos", "dest=split", "sed=1"], "sed=1: no such key; did you mean seed=1?"),
+    ],
+)
+def test_the_command_answers_old_forms_and_mistakes_in_one_line(
+    tmp_path, monkeypatch, command, args, line
+):
+    monkeypatch.chdir(tmp_path)
+    assert line in command.error(holdout.main, "revive-holdout", *args)
+    assert not list(tmp_path.iterdir())  # no split, no Hydra folder
+
+
+def test_the_command_writes_the_split_and_prints_its_sizes(
+    tmp_path, monkeypatch, command, capsys, small_counts
+):
+    source = fake_collection(tmp_path / "photos")
+    monkeypatch.chdir(tmp_path)
+    command(holdout.main, "source=photos", "dest=split", "seed=1")
+    printed = capsys.readouterr().out
+    assert "faces                test     3  val     2  train     7" in printed
+    assert "split written to split/split.json" in printed
+    written = json.loads((tmp_path / "split/split.json").read_text())
+    assert written == holdout.make_split(source, tmp_path / "again", seed=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "photos", "split"]
 
 
 # -- the wash: the folder's mean chroma on every pixel -------------------------------------------

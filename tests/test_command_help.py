@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -31,6 +32,7 @@ COMMANDS = {
     "revive-bench": ["-m", "revive.bench"],
     "revive-export": ["-m", "revive.weights.export"],
     "revive-inspect": ["-m", "revive.data.inspect"],
+    "revive-holdout": ["-m", "revive.data.holdout"],
 }
 COMPOSED_ONLY = {"revive-train", "revive-app"}  # their examples train for minutes, or serve
 
@@ -101,6 +103,16 @@ def prepare(script: str, where: Path) -> None:
     elif script == "revive-eval":
         for i, photo in enumerate(fake_photos(2, 40, 56, seed=1)):
             save_image(photo, where / "photos" / f"p{i}.png")
+    elif script == "revive-holdout":  # one more photo per group than the split sets aside
+        from revive.data.holdout import COUNTS
+
+        rng = np.random.default_rng(0)
+        layout = {"faces": COUNTS["faces"], "varied": COUNTS["varied"]}
+        layout |= {f"scenes/{c}": COUNTS["scenes"] for c in ("forest", "sea")}
+        for folder, need in layout.items():
+            for i in range(need.test + need.val + 1):
+                pixels = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+                save_image(pixels, where / "photos" / folder / f"{i:03d}.jpg")
     elif script == "revive-export":
         (where / "revive").symlink_to(REPO / "revive")  # the example runs from a checkout
     elif script == "revive-compare":
@@ -130,5 +142,6 @@ def test_help_shows_an_example_that_works(script, tmp_path):
         "revive-bench": {"outputs"},  # outputs/bench/bench_<time>.json
         "revive-export": {"colorizer.onnx"},
         "revive-inspect": {"sheet.png"},
+        "revive-holdout": {"split"},
     }[script]
     assert made == wanted, made

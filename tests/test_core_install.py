@@ -32,6 +32,7 @@ SCRIPTS = (
     "revive-bench",
     "revive-export",
     "revive-inspect",
+    "revive-holdout",
 )
 # The commands that keep a Hydra run folder (with its log) under paths.log_dir.
 LOGGING_SCRIPTS = {"revive-train", "revive-predict", "revive-eval", "revive-app"}

@@ -1,6 +1,7 @@
 """A colorizer's test split, set aside before any training, by a seeded rule written here.
 
-``python -m revive.data.holdout SOURCE DEST`` reads a collection laid out as
+``revive-holdout source=SOURCE dest=DEST`` (``python -m revive.data.holdout``) reads a
+collection laid out as
 
     SOURCE/faces/*.jpg                 portraits
     SOURCE/scenes/<class>/*.jpg        landscapes and streets, one folder per class
@@ -19,14 +20,16 @@ same source and seed always give the same split; the split is written to ``DEST/
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from revive.errors import UserError
+from omegaconf import DictConfig, OmegaConf
+
+from revive.config import hydra_command
+from revive.errors import UserError, user_errors
 from revive.io import list_images
 
 SPLITS = ("test", "val", "train")
@@ -123,20 +126,20 @@ def make_split(
     return record
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m revive.data.holdout",
-        description="Set a colorizer test split aside (links, nothing copied).",
-        epilog="example: python -m revive.data.holdout ~/photos/colorize ~/photos/colorize_split",
-    )
-    parser.add_argument("source", help="folder with faces/, scenes/<class>/ and varied/")
-    parser.add_argument("dest", help="where the <kind>/{train,val,test}/ links are written")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    args = parser.parse_args(argv)
-    record = make_split(args.source, args.dest, args.seed)
+PROGRAM = "revive-holdout"
+
+
+@hydra_command("holdout", PROGRAM, {"--seed": "seed=N"}, positional=("source", "dest"))
+def main(cfg: DictConfig) -> None:
+    """``revive-holdout source=PHOTOS dest=SPLIT [seed=0]`` (``conf/holdout.yaml``)."""
+    with user_errors(PROGRAM):
+        for key in ("source", "dest"):
+            if OmegaConf.is_missing(cfg, key):
+                raise UserError(f"{key}= is missing: revive-holdout source=PHOTOS dest=SPLIT")
+        record = make_split(cfg.source, cfg.dest, int(cfg.seed))
     for name, parts in record["groups"].items():
         print(f"{name:20s} " + "  ".join(f"{s} {len(parts[s]):5d}" for s in SPLITS))
-    print(f"split written to {Path(args.dest) / 'split.json'}")
+    print(f"split written to {Path(cfg.dest) / 'split.json'}")
 
 
 if __name__ == "__main__":
