@@ -261,5 +261,5 @@ def test_train_overrides_reach_the_step_benchmarks():
 
     cfg = compose("bench", ["+train.trainer.precision=32-true", "+train.model=dncnn", "steps=3"])
     args = options(cfg)
-    assert args.override == ["trainer.precision=32-true", "model=dncnn"] and args.steps == 3
+    assert args.train_overrides == ["trainer.precision=32-true", "model=dncnn"] and args.steps == 3
     assert args.batch_size is None and args.sessions is None

@@ -3,7 +3,6 @@ the options are ``conf/bench.yaml``'s keys."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from revive.bench.suite import BENCHMARKS, run_benchmark
+from revive.bench.suite import BENCHMARKS, BenchOptions, run_benchmark
 from revive.config import flatten, hydra_command
 from revive.errors import UserError, user_errors
 
@@ -32,7 +31,7 @@ RETIRED = {
 }
 
 
-def options(cfg: DictConfig) -> argparse.Namespace:
+def options(cfg: DictConfig) -> BenchOptions:
     """The command's options as the benchmarks take them (:func:`run_benchmark`), checked."""
     if cfg.benchmark not in ("all", *BENCHMARKS):
         names = ", ".join(["all", *BENCHMARKS])
@@ -48,7 +47,7 @@ def options(cfg: DictConfig) -> argparse.Namespace:
     train = OmegaConf.to_container(cfg.train, resolve=True)
     overrides = [f"{key}={value}" for key, value in flatten(train).items()]
     keys = ("batch_size", "steps", "warmup", "repeats", "threads", "megapixels", "sessions")
-    return argparse.Namespace(**{key: cfg[key] for key in keys}, override=overrides)
+    return BenchOptions(**{key: cfg[key] for key in keys}, train_overrides=overrides)
 
 
 @hydra_command("bench", PROGRAM, RETIRED, positional=("benchmark",))
